@@ -1,0 +1,337 @@
+"""``YxtClient``: the four gateway calls over one keep-alive ``requests.Session``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from yxt_provider.client.errors import (
+    YxtNoDataError,
+    YxtProtocolError,
+    YxtTransportError,
+    error_for_code,
+    truncate_for_message,
+)
+from yxt_provider.client.models import Receipt, Reply, ReplyPage, SendResult, parse_gateway_time
+from yxt_provider.client.numbers import normalize_numbers
+from yxt_provider.client.request_id import new_request_id
+from yxt_provider.client.retry import RetrySettings, build_retrying
+from yxt_provider.client.secret import Secret
+from yxt_provider.client.signing import sign
+
+__all__ = [
+    "MAX_NUMBERS_PER_REQUEST",
+    "PATH_CONFIRM",
+    "PATH_QUERY",
+    "PATH_REPORT",
+    "PATH_SEND",
+    "SERIAL_PATTERN",
+    "YxtClient",
+    "build_send_body",
+]
+
+log = logging.getLogger(__name__)
+
+PATH_SEND = "/api/sms/send"
+PATH_REPORT = "/info/sms/report"
+PATH_QUERY = "/info/sms/reply/query"
+PATH_CONFIRM = "/info/sms/reply/confirm"
+MAX_NUMBERS_PER_REQUEST = 1000
+SERIAL_PATTERN = re.compile(r"^\d{20}$")
+SEND_TYPE_SMS = "1"
+_JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+
+
+def build_send_body(
+    numbers: Iterable[str], content: str, template_id: str, serial_number: str
+) -> dict[str, str]:
+    """Validate a send request and return its JSON body; raises ``ValueError`` before anything is sent.
+
+    :param numbers: 1–1000 mainland mobile numbers (``+86``, spaces and dashes are normalised).
+    :param content: the message text, non-empty.
+    :param template_id: the gateway template the text fits, non-empty.
+    :param serial_number: 20 digits, unique per request.
+    """
+    normalized = normalize_numbers(numbers)
+    if not normalized:
+        raise ValueError("send needs at least one recipient number")
+    if len(normalized) > MAX_NUMBERS_PER_REQUEST:
+        raise ValueError(
+            f"send takes at most {MAX_NUMBERS_PER_REQUEST} numbers per request, got {len(normalized)}; "
+            "split the recipients into batches"
+        )
+    if not isinstance(content, str) or not content.strip():
+        raise ValueError("message content is empty; give the text to send")
+    if not isinstance(template_id, str) or not template_id.strip():
+        raise ValueError("template_id is empty; give the id of the template registered with the gateway")
+    if not isinstance(serial_number, str) or not SERIAL_PATTERN.match(serial_number):
+        raise ValueError(f"serial number must be exactly 20 digits, got {serial_number!r}")
+    return {
+        "type": SEND_TYPE_SMS,
+        "userNumber": ",".join(normalized),
+        "templateId": template_id,
+        "messageContent": content,
+        "serialNumber": serial_number,
+    }
+
+
+class YxtClient:
+    """A client of the YXT SMS gateway: signs every request, retries what can be retried.
+
+    Importing or using it needs no Airflow.
+
+    :param base_url: send base URL, e.g. ``https://sms.example.com:8080``.
+    :param sp_code: the enterprise code sent as ``x-sp-code``.
+    :param app_key: the account name sent as ``x-app-key``.
+    :param app_secret: the account secret (used to sign, never sent, never shown).
+    :param info_base_url: base URL of the ``/info/...`` calls when another host serves them.
+    :param timeout: seconds to connect and to read, as a number or a ``(connect, read)`` pair.
+    :param sign_uppercase: sign with upper-case hex, for deployments that expect it.
+    :param verify_ssl: verify TLS certificates (a path to a CA bundle also works).
+    :param pool_size: connections kept alive per host; size it to the concurrency you use.
+    :param retry: how transient failures are retried.
+    :param on_retry: called with the exception and attempt number before each retry
+        (the operator uses it to slow down on code 11).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        sp_code: str,
+        app_key: str,
+        app_secret: str,
+        *,
+        info_base_url: str | None = None,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        sign_uppercase: bool = False,
+        verify_ssl: bool | str = True,
+        pool_size: int = 10,
+        retry: RetrySettings | None = None,
+        on_retry: Callable[[BaseException, int], None] | None = None,
+    ) -> None:
+        for name, value in (("base_url", base_url), ("sp_code", sp_code), ("app_key", app_key)):
+            if not value or not str(value).strip():
+                raise ValueError(f"YxtClient needs a non-empty {name}")
+        if not app_secret:
+            raise ValueError("YxtClient needs a non-empty app_secret")
+        self.base_url = base_url.rstrip("/")
+        self.info_base_url = (info_base_url or base_url).rstrip("/")
+        self.sp_code = str(sp_code)
+        self.app_key = str(app_key)
+        self._app_secret = Secret(app_secret)
+        self.timeout = timeout
+        self.sign_uppercase = sign_uppercase
+        self.retry = retry or RetrySettings()
+        self.on_retry = on_retry
+        self.session = requests.Session()
+        self.session.verify = verify_ssl
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, pool_size), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"YxtClient(base_url={self.base_url!r}, sp_code={self.sp_code!r}, app_key={self.app_key!r})"
+
+    def __enter__(self) -> YxtClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    # -- the four calls -------------------------------------------------------------------
+
+    def send(self, numbers: Iterable[str], content: str, template_id: str, serial_number: str) -> SendResult:
+        """Send one message text to up to 1000 numbers under ``serial_number``.
+
+        Validation happens before any request. Retries reuse the serial, so a repeat of a
+        request the gateway already accepted comes back as code 15
+        (:class:`~yxt_provider.client.errors.YxtDuplicateSerialError`), which callers decide on.
+        """
+        body = build_send_body(numbers, content, template_id, serial_number)
+        return self.send_body(body)
+
+    def send_body(
+        self, body: Mapping[str, str], *, on_retry: Callable[[BaseException, int], None] | None = None
+    ) -> SendResult:
+        """Send an already validated body (see :func:`build_send_body`).
+
+        :param on_retry: called before each retry of this request, in addition to the client's
+            own ``on_retry`` (the campaign sender uses it to know a code 15 answers a repeat).
+        """
+        data = self._call(
+            self.base_url, PATH_SEND, dict(body), what=f"send serial {body['serialNumber']}", on_retry=on_retry
+        )
+        task_id = data.get("taskId") if isinstance(data, dict) else None
+        if task_id is None:
+            raise YxtProtocolError(
+                f"send was accepted but the reply has no data.taskId: {truncate_for_message(repr(data))}"
+            )
+        return SendResult(
+            task_id=str(task_id),
+            serial_number=body["serialNumber"],
+            count=body["userNumber"].count(",") + 1,
+        )
+
+    def fetch_receipts(self) -> list[Receipt]:
+        """Read one page of delivery receipts. They are gone from the gateway once read: store them."""
+        data = self._call(self.info_base_url, PATH_REPORT, None, what="report", empty_ok=True)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise YxtProtocolError(f"report data is not a list: {truncate_for_message(repr(data))}")
+        try:
+            return [
+                Receipt(
+                    serial_number=str(item["serialNumber"]),
+                    user_number=str(item["userNumber"]),
+                    result=int(item["result"]),
+                )
+                for item in data
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise YxtProtocolError(
+                f"report item lacks serialNumber/userNumber/result ({exc!r}): {truncate_for_message(repr(data))}"
+            ) from None
+
+    def query_replies(self) -> ReplyPage:
+        """Read unconfirmed inbound replies; they stay until :meth:`confirm_replies`."""
+        data = self._call(self.info_base_url, PATH_QUERY, None, what="reply/query", empty_ok=True)
+        if not data:
+            return ReplyPage(replies=[], max_id=None)
+        if not isinstance(data, dict) or not isinstance(data.get("apiSmsReplyBoList", []), list):
+            raise YxtProtocolError(
+                f"reply/query data has no apiSmsReplyBoList: {truncate_for_message(repr(data))}"
+            )
+        try:
+            replies = [
+                Reply(
+                    call_mdn=str(item["callMdn"]),
+                    content=str(item.get("content") or ""),
+                    reply_time=parse_gateway_time(str(item["replyTime"])),
+                    user_number=str(item.get("userNumber") or ""),
+                    reply_id=str(item["id"]) if item.get("id") is not None else None,
+                )
+                for item in data.get("apiSmsReplyBoList") or []
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise YxtProtocolError(
+                f"reply item lacks callMdn/replyTime ({exc!r}): {truncate_for_message(repr(data))}"
+            ) from None
+        max_id = data.get("maxId")
+        return ReplyPage(replies=replies, max_id=None if max_id in (None, "") else str(max_id))
+
+    def confirm_replies(self, max_id: str) -> None:
+        """Confirm every reply up to ``max_id``; the gateway then forgets them. Store them first."""
+        if not str(max_id).strip():
+            raise ValueError("confirm_replies needs the maxId returned by query_replies")
+        self._call(self.info_base_url, PATH_CONFIRM, {"maxId": str(max_id)}, what="reply/confirm")
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def signed_headers(
+        self, params: Mapping[str, Any] | None, request_id: str | None = None
+    ) -> dict[str, str]:
+        """Return the four protocol headers for one attempt (a fresh request id unless given)."""
+        rid = request_id or new_request_id()
+        return {
+            "Content-Type": _JSON_CONTENT_TYPE,
+            "x-sp-code": self.sp_code,
+            "x-app-key": self.app_key,
+            "x-request-id": rid,
+            "x-sign": sign(
+                self.sp_code,
+                self.app_key,
+                self._app_secret.reveal(),
+                rid,
+                params,
+                uppercase=self.sign_uppercase,
+            ),
+        }
+
+    def _call(
+        self,
+        base: str,
+        path: str,
+        params: dict[str, str] | None,
+        *,
+        what: str,
+        empty_ok: bool = False,
+        on_retry: Callable[[BaseException, int], None] | None = None,
+    ) -> Any:
+        payload = json.dumps(params if params is not None else {}, ensure_ascii=False).encode("utf-8")
+        url = base + path
+        callbacks = [cb for cb in (self.on_retry, on_retry) if cb is not None]
+
+        def notify(exc: BaseException, attempt_number: int) -> None:
+            for callback in callbacks:
+                callback(exc, attempt_number)
+
+        for attempt in build_retrying(self.retry, what, notify if callbacks else None):
+            with attempt:
+                try:
+                    return self._attempt(url, params, payload, what)
+                except YxtNoDataError:
+                    if empty_ok:
+                        return None
+                    raise
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _attempt(self, url: str, params: dict[str, str] | None, payload: bytes, what: str) -> Any:
+        headers = self.signed_headers(params)
+        try:
+            response = self.session.post(url, data=payload, headers=headers, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise YxtTransportError(
+                f"{what}: no answer from {url} within {self.timeout}s ({type(exc).__name__})"
+            ) from None
+        except requests.RequestException as exc:
+            raise YxtTransportError(
+                f"{what}: request to {url} failed: {type(exc).__name__}: {truncate_for_message(str(exc))}"
+            ) from None
+        return self._parse(response, what)
+
+    @staticmethod
+    def _parse(response: requests.Response, what: str) -> Any:
+        # The protocol is UTF-8 throughout; requests' charset guessing would cost more than the call.
+        text = response.content.decode("utf-8", errors="replace")
+        if response.status_code != 200:
+            raise YxtProtocolError(
+                f"{what}: HTTP {response.status_code} from the gateway: {truncate_for_message(text)!r}",
+                status=response.status_code,
+                body=truncate_for_message(text),
+            )
+        try:
+            envelope = json.loads(text)
+        except ValueError:
+            raise YxtProtocolError(
+                f"{what}: the gateway's answer is not JSON: {truncate_for_message(text)!r}",
+                status=200,
+                body=truncate_for_message(text),
+            ) from None
+        if not isinstance(envelope, dict) or "code" not in envelope:
+            raise YxtProtocolError(
+                f"{what}: the gateway's answer has no 'code': {truncate_for_message(text)!r}",
+                status=200,
+                body=truncate_for_message(text),
+            )
+        code = envelope["code"]
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise YxtProtocolError(
+                f"{what}: the gateway's 'code' is {type(code).__name__} {code!r}, expected an integer",
+                status=200,
+                body=truncate_for_message(text),
+            )
+        if code != 0:
+            msg = envelope.get("msg")
+            raise error_for_code(code, msg if isinstance(msg, str) else "", context=what)
+        return envelope.get("data")

@@ -1,0 +1,286 @@
+"""One error taxonomy for the gateway: every result code maps to a class and a retry rule.
+
+``error_for_code`` is the single place that turns a ``code``/``msg`` pair into an exception.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from yxt_provider.client.numbers import mask_numbers_in_text
+
+__all__ = [
+    "ERRORS_BY_CODE",
+    "YxtAccountError",
+    "YxtAuthError",
+    "YxtBalanceExhaustedError",
+    "YxtCallerError",
+    "YxtClockSkewError",
+    "YxtConfigError",
+    "YxtDuplicateSerialError",
+    "YxtError",
+    "YxtGatewayError",
+    "YxtInvalidAccountError",
+    "YxtIpNotAllowedError",
+    "YxtMissingParameterError",
+    "YxtNoDataError",
+    "YxtParameterError",
+    "YxtProtocolError",
+    "YxtResultError",
+    "YxtSendFailedError",
+    "YxtSendTypeError",
+    "YxtSerialFormatError",
+    "YxtSignatureError",
+    "YxtTemplateMismatchError",
+    "YxtThrottledError",
+    "YxtTooManyNumbersError",
+    "YxtTransportError",
+    "YxtWrongCredentialsError",
+    "error_for_code",
+    "truncate_for_message",
+]
+
+_SNIPPET_LIMIT = 200
+
+
+def truncate_for_message(text: str, limit: int = _SNIPPET_LIMIT) -> str:
+    """Shorten gateway output for an error message, with phone numbers masked."""
+    text = mask_numbers_in_text(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+
+
+class YxtError(Exception):
+    """Base of every error this package raises about the gateway.
+
+    :ivar retryable: whether sending the same request again (with a fresh request id) can help.
+    """
+
+    retryable: ClassVar[bool] = False
+
+
+class YxtTransportError(YxtError):
+    """The request did not get an HTTP answer: refused, reset, dropped or timed out.
+
+    A send that failed this way may still have been accepted; retry under the same serial.
+    """
+
+    retryable = True
+
+
+class YxtProtocolError(YxtError):
+    """The gateway answered, but not with the protocol's JSON envelope.
+
+    :param status: the HTTP status, when there was one.
+    :param body: what came back (already truncated and masked).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        """Server-side HTTP errors (5xx) are transient; anything else is not."""
+        return self.status is not None and self.status >= 500
+
+
+class YxtResultError(YxtError):
+    """The gateway answered with a non-zero result ``code``.
+
+    :param code: the gateway's result code.
+    :param msg: the gateway's ``msg`` (masked).
+    """
+
+    code: ClassVar[int] = -1
+    meaning: ClassVar[str] = "unknown result code"
+    hint: ClassVar[str] = ""
+
+    def __init__(self, msg: str = "", *, code: int | None = None, context: str = "") -> None:
+        self.code = self.code if code is None else code  # type: ignore[misc]
+        self.msg = mask_numbers_in_text(msg or "")
+        parts = [f"YXT gateway returned code {self.code} ({self.meaning})"]
+        if self.msg:
+            parts.append(f": {self.msg!r}")
+        if context:
+            parts.append(f" [{context}]")
+        if self.hint:
+            parts.append(f". {self.hint}")
+        super().__init__("".join(parts))
+
+
+class YxtCallerError(YxtResultError):
+    """The request itself was wrong; fix the call, retrying will not help."""
+
+
+class YxtConfigError(YxtResultError):
+    """The connection's account settings are wrong; fix the connection."""
+
+
+class YxtAuthError(YxtConfigError):
+    """Credentials or signature rejected."""
+
+
+class YxtAccountError(YxtResultError):
+    """The account cannot send right now (e.g. balance exhausted)."""
+
+
+class YxtParameterError(YxtCallerError):
+    """Code 1: parameter validation failed."""
+
+    code = 1
+    meaning = "parameter validation failed"
+
+
+class YxtInvalidAccountError(YxtAuthError):
+    """Code 2: invalid account or no permission."""
+
+    code = 2
+    meaning = "invalid account or no permission"
+    hint = "Check the connection's login (app key) and that the account may use this API"
+
+
+class YxtWrongCredentialsError(YxtAuthError):
+    """Code 3: wrong account or password."""
+
+    code = 3
+    meaning = "wrong account or password"
+    hint = "Check the connection's login (app key) and password (app secret)"
+
+
+class YxtIpNotAllowedError(YxtConfigError):
+    """Code 5: this machine's IP is not on the account's allow-list."""
+
+    code = 5
+    meaning = "IP not allowed"
+    hint = "Ask the gateway operator to add this worker's egress IP to the account's IP allow-list"
+
+
+class YxtTooManyNumbersError(YxtCallerError):
+    """Code 9: more than 1000 numbers in one request."""
+
+    code = 9
+    meaning = "too many numbers (max 1000)"
+
+
+class YxtThrottledError(YxtResultError):
+    """Code 11: requests too frequent; back off and slow down."""
+
+    code = 11
+    meaning = "requests too frequent"
+    retryable = True
+
+
+class YxtBalanceExhaustedError(YxtAccountError):
+    """Code 13: the SMS package balance is exhausted."""
+
+    code = 13
+    meaning = "SMS package balance exhausted"
+    hint = "Top up the account; what was sent stays sent"
+
+
+class YxtSerialFormatError(YxtCallerError):
+    """Code 14: the serial number is not 20 digits."""
+
+    code = 14
+    meaning = "serial number format wrong"
+
+
+class YxtDuplicateSerialError(YxtResultError):
+    """Code 15: the serial was used before — the idempotency signal."""
+
+    code = 15
+    meaning = "serial number duplicated"
+
+
+class YxtSendFailedError(YxtResultError):
+    """Code 20: the gateway failed to send; retried a bounded number of times."""
+
+    code = 20
+    meaning = "send failed, contact administrator"
+    retryable = True
+
+
+class YxtTemplateMismatchError(YxtCallerError):
+    """Code 28: the content does not match the template."""
+
+    code = 28
+    meaning = "content does not match template"
+    hint = "Check that the template id is right and the text fits the template registered with the gateway"
+
+
+class YxtSignatureError(YxtAuthError):
+    """Code 35: signature verification failed."""
+
+    code = 35
+    meaning = "signature verification failed"
+    hint = (
+        "Check the connection's password (app secret), its sp_code extra, and the sign_uppercase "
+        "extra if this deployment expects upper-case hex"
+    )
+
+
+class YxtNoDataError(YxtResultError):
+    """Code 38: nothing to fetch (not an error for receipts and replies)."""
+
+    code = 38
+    meaning = "no data"
+
+
+class YxtSendTypeError(YxtCallerError):
+    """Code 39: the send type is wrong (must be "1")."""
+
+    code = 39
+    meaning = "send type wrong"
+
+
+class YxtMissingParameterError(YxtCallerError):
+    """Code 505: a required parameter is missing."""
+
+    code = 505
+    meaning = "missing parameter"
+
+
+class YxtClockSkewError(YxtResultError):
+    """Code 507: the request id is older than five minutes.
+
+    Retried once with a fresh id; when it repeats, this machine's clock is off.
+    """
+
+    code = 507
+    meaning = "request older than five minutes"
+    retryable = True
+    hint = "If this repeats, the worker's clock is skewed: check NTP on this machine"
+
+
+class YxtGatewayError(YxtResultError):
+    """A result code the protocol does not list."""
+
+
+ERRORS_BY_CODE: dict[int, type[YxtResultError]] = {
+    cls.code: cls
+    for cls in (
+        YxtParameterError,
+        YxtInvalidAccountError,
+        YxtWrongCredentialsError,
+        YxtIpNotAllowedError,
+        YxtTooManyNumbersError,
+        YxtThrottledError,
+        YxtBalanceExhaustedError,
+        YxtSerialFormatError,
+        YxtDuplicateSerialError,
+        YxtSendFailedError,
+        YxtTemplateMismatchError,
+        YxtSignatureError,
+        YxtNoDataError,
+        YxtSendTypeError,
+        YxtMissingParameterError,
+        YxtClockSkewError,
+    )
+}
+
+
+def error_for_code(code: int, msg: str = "", *, context: str = "") -> YxtResultError:
+    """Build the exception for a non-zero result ``code``."""
+    cls = ERRORS_BY_CODE.get(code, YxtGatewayError)
+    return cls(msg, code=code, context=context)

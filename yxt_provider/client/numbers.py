@@ -1,0 +1,87 @@
+"""Mainland China mobile numbers: normalising what people type, and masking for logs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "InvalidNumberError",
+    "is_mobile",
+    "mask_number",
+    "mask_numbers_in_text",
+    "normalize_number",
+    "normalize_numbers",
+]
+
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_MOBILE_LIST = re.compile(r"1[3-9][0-9]{9}(?:,1[3-9][0-9]{9})*")
+_SEPARATORS = re.compile(r"[\s\-()（）]")
+# An 11-digit mobile number standing alone inside longer text (not part of a longer digit run).
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+class InvalidNumberError(ValueError):
+    """A recipient is not a mainland mobile number; the message shows it masked."""
+
+
+def mask_number(number: str) -> str:
+    """Mask a phone number for logs: ``13800138000`` → ``138****8000``.
+
+    Anything that is not 11 characters keeps at most its first 3 and last 2 characters.
+    """
+    text = str(number)
+    if len(text) == 11:
+        return f"{text[:3]}****{text[-4:]}"
+    if len(text) <= 5:
+        return "*" * len(text)
+    return f"{text[:3]}{'*' * (len(text) - 5)}{text[-2:]}"
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """Mask every mobile number that appears inside ``text`` (for error messages and logs)."""
+    return _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+
+
+def normalize_number(raw: object) -> str:
+    """Return the 11-digit form of a mainland mobile number.
+
+    Accepts ``+86``/``0086``/``86`` prefixes, spaces, dashes and brackets.
+    :raises InvalidNumberError: when what remains is not ``1[3-9]`` followed by 9 digits.
+    """
+    if type(raw) is str and _MOBILE.fullmatch(raw):
+        return raw  # already clean: the common case, and a hot path for 1000-number batches
+    text = _SEPARATORS.sub("", str(raw).strip())
+    if text.startswith("+86"):
+        text = text[3:]
+    elif text.startswith("0086"):
+        text = text[4:]
+    elif len(text) == 13 and text.startswith("86"):
+        text = text[2:]
+    if not _MOBILE.fullmatch(text):
+        raise InvalidNumberError(
+            f"{mask_number(text)!r} is not a mainland China mobile number "
+            "(expected 11 digits starting 13-19, optionally with +86)"
+        )
+    return text
+
+
+def normalize_numbers(numbers: Iterable[object]) -> list[str]:
+    """Normalise many numbers (see :func:`normalize_number`), fast when they are already clean.
+
+    :raises InvalidNumberError: naming the first invalid number, masked.
+    """
+    items = list(numbers)
+    try:
+        joined = ",".join(items)  # type: ignore[arg-type]
+    except TypeError:
+        joined = ""
+    # One regex pass over the joined list; the length check rules out items holding commas.
+    if joined and len(joined) == 12 * len(items) - 1 and _MOBILE_LIST.fullmatch(joined):
+        return items  # type: ignore[return-value]
+    return [normalize_number(n) for n in items]
+
+
+def is_mobile(number: str) -> bool:
+    """True when ``number`` is already a normalised 11-digit mainland mobile number."""
+    return bool(_MOBILE.fullmatch(number))

@@ -1,0 +1,143 @@
+"""The sandbox's FastAPI app: the four protocol endpoints and the ``/_sandbox/`` control plane.
+
+Routes only move bytes; the rules live in :class:`~yxt_provider.sandbox.state.SandboxState`.
+Responses are pre-serialised bytes (no pydantic models) to keep a 1000-number send cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from yxt_provider.client.client import PATH_CONFIRM, PATH_QUERY, PATH_REPORT, PATH_SEND
+from yxt_provider.sandbox.protocol import drop_connection
+from yxt_provider.sandbox.state import SandboxState
+
+__all__ = ["CONTROL_PREFIX", "create_app"]
+
+log = logging.getLogger(__name__)
+
+CONTROL_PREFIX = "/_sandbox"
+_GATEWAY_JSON = "application/json;charset=UTF-8"
+_ROUTES = {"send": PATH_SEND, "report": PATH_REPORT, "query": PATH_QUERY, "confirm": PATH_CONFIRM}
+
+
+def _json(data: Any, status_code: int = 200) -> Response:
+    return Response(
+        json.dumps(data, ensure_ascii=False).encode(), status_code=status_code, media_type="application/json"
+    )
+
+
+def create_app(state: SandboxState) -> FastAPI:
+    """Build the ASGI app over ``state``.
+
+    Dropped-connection faults need the server to run :func:`~yxt_provider.sandbox.protocol.sandbox_http_protocol`
+    (``run_sandbox`` and the CLI do); elsewhere they degrade to HTTP 500.
+    """
+    app = FastAPI(title="YXT sandbox gateway", docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def drop(request: Request, endpoint: str) -> Response:
+        state.count_fault(endpoint, "drop")
+        if not await drop_connection(request.scope):
+            log.warning("cannot drop the connection under this server; answering HTTP 500 instead")
+            return Response(b"connection drop unsupported", status_code=500)
+        return Response(status_code=204)  # never reaches the peer: the transport is gone
+
+    def gateway_route(endpoint: str) -> Callable[[Request], Awaitable[Response]]:
+        async def route(request: Request) -> Response:
+            action = state.take_fault(endpoint)
+            if action.latency:
+                await asyncio.sleep(action.latency)
+            if action.kind == "http_500":
+                state.count_fault(endpoint, "http_500")
+                return Response(b"Internal Server Error", status_code=500, media_type="text/plain")
+            if action.kind == "drop":
+                return await drop(request, endpoint)
+            body = await request.body()
+            client_ip = request.client.host if request.client else None
+            result = state.handle(endpoint, request.headers, client_ip, body)
+            if action.kind == "accept_then_drop":
+                return await drop(request, endpoint)
+            return Response(result.envelope(), media_type=_GATEWAY_JSON)
+
+        route.__name__ = f"gateway_{endpoint}"
+        return route
+
+    for endpoint, path in _ROUTES.items():
+        app.add_api_route(path, gateway_route(endpoint), methods=["POST"])
+
+    def control_enabled() -> bool:
+        return state.config.control
+
+    not_found = {"detail": "Not Found"}
+
+    @app.get(CONTROL_PREFIX + "/accepted")
+    async def accepted() -> Response:
+        if not control_enabled():
+            return _json(not_found, 404)
+        return _json([request.to_json() for request in state.accepted()])
+
+    @app.get(CONTROL_PREFIX + "/truth")
+    async def truth() -> Response:
+        if not control_enabled():
+            return _json(not_found, 404)
+        return _json([planned.to_json() for planned in state.truth()])
+
+    @app.get(CONTROL_PREFIX + "/counters")
+    async def counters() -> Response:
+        if not control_enabled():
+            return _json(not_found, 404)
+        return _json(state.counters())
+
+    @app.post(CONTROL_PREFIX + "/reset")
+    async def reset() -> Response:
+        if not control_enabled():
+            return _json(not_found, 404)
+        state.reset()
+        return _json({"reset": True})
+
+    @app.get(CONTROL_PREFIX + "/config")
+    async def get_config() -> Response:
+        if not control_enabled():
+            return _json(not_found, 404)
+        return _json(state.config.to_public_dict())
+
+    @app.post(CONTROL_PREFIX + "/config")
+    async def set_config(request: Request) -> Response:
+        if not control_enabled():
+            return _json(not_found, 404)
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("the body must be a JSON object of config fields")
+            new = state.configure(**changes)
+        except (ValueError, TypeError) as exc:
+            return _json({"detail": str(exc)}, 400)
+        return _json(new.to_public_dict())
+
+    @app.post(CONTROL_PREFIX + "/replies")
+    async def replies(request: Request) -> Response:
+        if not control_enabled():
+            return _json(not_found, 404)
+        try:
+            payload = json.loads(await request.body() or b"null")
+            items = payload if isinstance(payload, list) else [payload]
+            ids = [
+                state.inject_reply(
+                    item["callMdn"],
+                    item["content"],
+                    user_number=item.get("userNumber") or "",
+                    reply_time=item.get("replyTime"),
+                )
+                for item in items
+            ]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return _json({"detail": f"expected {{callMdn, content, userNumber?, replyTime?}}: {exc!r}"}, 400)
+        return _json({"ids": ids})
+
+    return app
