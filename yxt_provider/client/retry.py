@@ -9,7 +9,7 @@ from typing import Any
 
 import tenacity
 
-from yxt_provider.client.errors import YxtClockSkewError, YxtError
+from yxt_provider.client.errors import YxtClockSkewError, YxtError, YxtThrottledError
 
 __all__ = ["RetrySettings", "build_retrying"]
 
@@ -25,6 +25,8 @@ class RetrySettings:
     :param initial_wait: first back-off in seconds; it doubles each attempt.
     :param max_wait: longest single back-off in seconds.
     :param jitter: up to this many seconds added at random to each back-off.
+    :param retry_throttled: retry code 11 here; callers that pace themselves (the campaign
+        sender) turn this off to hear of a throttle at once and slow down instead.
     """
 
     max_attempts: int = 5
@@ -32,6 +34,7 @@ class RetrySettings:
     initial_wait: float = 0.5
     max_wait: float = 10.0
     jitter: float = 0.5
+    retry_throttled: bool = True
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -43,10 +46,13 @@ class RetrySettings:
 class _RetryPredicate:
     """Retry what can help; code 507 (clock skew) only once per call, as the protocol says."""
 
-    def __init__(self) -> None:
+    def __init__(self, retry_throttled: bool) -> None:
         self.clock_skews = 0
+        self.retry_throttled = retry_throttled
 
     def __call__(self, exc: BaseException) -> bool:
+        if isinstance(exc, YxtThrottledError) and not self.retry_throttled:
+            return False
         if isinstance(exc, YxtClockSkewError):
             self.clock_skews += 1
             return self.clock_skews < 2
@@ -72,7 +78,7 @@ def build_retrying(
         | tenacity.stop_after_delay(settings.max_elapsed),
         "wait": tenacity.wait_exponential(multiplier=settings.initial_wait, max=settings.max_wait)
         + tenacity.wait_random(0, settings.jitter),
-        "retry": tenacity.retry_if_exception(_RetryPredicate()),
+        "retry": tenacity.retry_if_exception(_RetryPredicate(settings.retry_throttled)),
         "before_sleep": before_sleep,
         "reraise": True,
     }

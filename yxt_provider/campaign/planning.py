@@ -1,0 +1,154 @@
+"""Campaign planning: render content, group recipients by identical text, cut batches of ≤ 1000.
+
+The plan is what the ledger records before anything is sent; a retry sends the recorded plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from yxt_provider.campaign.recipients import Recipient
+from yxt_provider.campaign.segments import segments_for, utf16_units
+from yxt_provider.campaign.serials import serial_for_batch
+from yxt_provider.client.client import MAX_NUMBERS_PER_REQUEST
+from yxt_provider.ledger.models import PlannedBatch
+
+__all__ = [
+    "MAX_CONTENT_UNITS",
+    "CampaignPlan",
+    "ContentError",
+    "check_content",
+    "content_hash",
+    "plan_campaign",
+    "plan_fingerprint",
+]
+
+# Long messages are capped by carriers at a few hundred characters; 500 is the common ceiling.
+MAX_CONTENT_UNITS = 500
+
+
+class ContentError(ValueError):
+    """The message text cannot be sent (empty, too long, or holding control characters)."""
+
+
+def content_hash(content: str) -> str:
+    """Stable short hash of a message text."""
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
+
+
+def check_content(content: str) -> None:
+    """Raise :class:`ContentError` when ``content`` cannot be sent as an SMS."""
+    if not content or not content.strip():
+        raise ContentError("message content is empty after rendering; check the content template")
+    units = utf16_units(content)
+    if units > MAX_CONTENT_UNITS:
+        raise ContentError(
+            f"message content is {units} characters long; the gateway takes at most {MAX_CONTENT_UNITS}. "
+            "Shorten the text or the values substituted into it"
+        )
+    bad = sorted({f"U+{ord(ch):04X}" for ch in content if ord(ch) < 0x20 and ch not in "\n\r\t"})
+    if bad:
+        raise ContentError(f"message content holds control characters {bad} that SMS cannot carry")
+
+
+@dataclass
+class CampaignPlan:
+    """A planned campaign: its batches and the totals the summary reports.
+
+    :param batches: the batches, in send order.
+    :param recipients: how many recipients the batches carry.
+    :param segments: estimated billable messages.
+    """
+
+    batches: list[PlannedBatch] = field(default_factory=list)
+    recipients: int = 0
+    segments: int = 0
+
+
+def plan_campaign(
+    campaign_id: str,
+    recipients: Mapping[str, Mapping[str, Any]],
+    template_id: str,
+    render: Callable[[Recipient], str] | None,
+    uniform_content: str | None = None,
+    batch_size: int = MAX_NUMBERS_PER_REQUEST,
+) -> CampaignPlan:
+    """Plan the batches of a campaign.
+
+    :param campaign_id: the campaign; serials derive from it and the batch index.
+    :param recipients: clean, unique numbers → their template variables (``CleanRecipients.valid``).
+    :param template_id: the gateway template every batch uses.
+    :param render: renders one recipient's text (personalised campaigns), or ``None``.
+    :param uniform_content: the one text of a uniform campaign (when ``render`` is ``None``).
+    :param batch_size: numbers per request, at most 1000.
+    :raises ContentError: when a rendered text cannot be sent (nothing is planned then).
+    """
+    if not 1 <= batch_size <= MAX_NUMBERS_PER_REQUEST:
+        raise ValueError(f"batch_size must be between 1 and {MAX_NUMBERS_PER_REQUEST}, got {batch_size}")
+    groups: dict[str, list[str]]
+    if render is None:
+        if uniform_content is None:
+            raise ValueError("plan_campaign needs either render or uniform_content")
+        check_content(uniform_content)
+        groups = {uniform_content: list(recipients)}
+    else:
+        groups = {}
+        for number, variables in recipients.items():
+            text = render(Recipient(number, variables))
+            if text not in groups:
+                check_content(text)
+                groups[text] = []
+            groups[text].append(number)
+
+    plan = CampaignPlan()
+    for text, numbers in groups.items():
+        digest = content_hash(text)
+        per_recipient = segments_for(text)
+        for start in range(0, len(numbers), batch_size):
+            chunk = numbers[start : start + batch_size]
+            index = len(plan.batches)
+            plan.batches.append(
+                PlannedBatch(
+                    campaign_id=campaign_id,
+                    batch_index=index,
+                    serial_number=serial_for_batch(campaign_id, index),
+                    template_id=template_id,
+                    content=text,
+                    content_hash=digest,
+                    numbers=chunk,
+                )
+            )
+            plan.recipients += len(chunk)
+            plan.segments += per_recipient * len(chunk)
+    return plan
+
+
+def plan_fingerprint(template_id: str, plan: CampaignPlan) -> str:
+    """Hash of everything a plan sends: lets a retry tell that the recipient source changed."""
+    digest = hashlib.sha256(template_id.encode())
+    for batch in plan.batches:
+        digest.update(batch.content_hash.encode())
+        digest.update(",".join(batch.numbers).encode())
+    return digest.hexdigest()
+
+
+def iter_numbers(plan: CampaignPlan) -> Iterator[str]:
+    """Every number in the plan, in send order."""
+    for batch in plan.batches:
+        yield from batch.numbers
+
+
+def render_with(template: Any, base_context: dict[str, Any]) -> Callable[[Recipient], str]:
+    """Return a renderer of a compiled Jinja ``template`` with the base context plus each recipient's variables.
+
+    Variables are reachable both by name (``{{ name }}``) and as ``{{ recipient.name }}``.
+    """
+
+    def render(recipient: Recipient) -> str:
+        variables = dict(recipient.variables)
+        return str(template.render({**base_context, **variables, "recipient": variables}))
+
+    return render

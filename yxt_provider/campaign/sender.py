@@ -1,0 +1,333 @@
+"""Sending a recorded campaign plan exactly once, batch by batch, with bounded concurrency.
+
+Each batch is marked *attempted* in the ledger before its request and *sent* after the
+gateway accepts it. A re-run skips sent batches and re-sends attempted ones under the same
+serial, so the gateway's code 15 turns an accidental repeat into a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from yxt_provider.campaign.ratelimit import AdaptiveRateLimiter
+from yxt_provider.client.client import YxtClient, build_send_body
+from yxt_provider.client.errors import (
+    YxtAccountError,
+    YxtCallerError,
+    YxtConfigError,
+    YxtDuplicateSerialError,
+    YxtError,
+    YxtThrottledError,
+)
+from yxt_provider.ledger.models import BatchRecord
+from yxt_provider.ledger.store import Ledger
+
+__all__ = [
+    "FATAL_ERRORS",
+    "CampaignIncompleteError",
+    "CampaignSender",
+    "CampaignStoppedError",
+    "SendOutcome",
+    "SendSettings",
+    "SerialCollisionError",
+]
+
+log = logging.getLogger(__name__)
+
+
+class SerialCollisionError(YxtError):
+    """Code 15 on a batch this ledger never attempted: another sender used the same serial."""
+
+
+# Errors that no retry can fix: stop the campaign at once.
+FATAL_ERRORS: tuple[type[BaseException], ...] = (
+    YxtConfigError,
+    YxtAccountError,
+    YxtCallerError,
+    SerialCollisionError,
+    ValueError,
+)
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """How fast a campaign goes out.
+
+    :param max_in_flight: concurrent requests within the task.
+    :param max_requests_per_second: client-side pace; ``None`` paces only after a throttle.
+    :param progress_interval: seconds between progress lines in the log.
+    :param throttle_patience: seconds a batch keeps waiting out code 11 before the task fails
+        (a retry then resumes).
+    """
+
+    max_in_flight: int = 4
+    max_requests_per_second: float | None = None
+    progress_interval: float = 10.0
+    throttle_patience: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+
+
+@dataclass
+class SendOutcome:
+    """What one send pass did.
+
+    :param batches: batches in the plan.
+    :param recipients: recipients in the plan.
+    :param sent_batches: batches accepted in this pass.
+    :param sent_recipients: recipients in those batches.
+    :param skipped_batches: batches already sent by an earlier try (not sent again).
+    :param skipped_recipients: recipients in those batches.
+    :param duplicate_batches: batches this pass found accepted already (code 15 on a re-send).
+    :param throttled: code 11 answers ridden out.
+    """
+
+    batches: int = 0
+    recipients: int = 0
+    sent_batches: int = 0
+    sent_recipients: int = 0
+    skipped_batches: int = 0
+    skipped_recipients: int = 0
+    duplicate_batches: int = 0
+    throttled: int = 0
+    failed_batches: list[int] = field(default_factory=list)
+
+    @property
+    def unsent_recipients(self) -> int:
+        """Recipients whose batch is not sent yet."""
+        return self.recipients - self.sent_recipients - self.skipped_recipients
+
+
+class CampaignStoppedError(Exception):
+    """A non-retryable gateway error stopped the campaign; what was sent stays sent.
+
+    :param message: what happened, with counts and how to resume.
+    :param cause: the gateway error.
+    :param outcome: counts at the moment it stopped.
+    """
+
+    def __init__(self, message: str, cause: BaseException, outcome: SendOutcome) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.outcome = outcome
+
+
+class CampaignIncompleteError(Exception):
+    """Some batches could not be sent for transient reasons; a retry resumes with them.
+
+    :param message: what happened, with counts.
+    :param outcome: counts at the end of the pass.
+    """
+
+    def __init__(self, message: str, outcome: SendOutcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class CampaignSender:
+    """Sends the recorded plan of one campaign.
+
+    :param ledger: where the plan and progress live.
+    :param client: the gateway client (its pool should hold ``max_in_flight`` connections).
+    :param settings: concurrency, pacing and logging.
+    :param limiter: a shared rate limiter (one per connection), created from ``settings`` if omitted.
+    :param clock: monotonic clock, replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        client: YxtClient,
+        settings: SendSettings | None = None,
+        *,
+        limiter: AdaptiveRateLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ledger = ledger
+        self.client = client
+        self.settings = settings or SendSettings()
+        self.limiter = limiter or AdaptiveRateLimiter(self.settings.max_requests_per_second)
+        self._clock = clock
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def send(self, campaign_id: str) -> SendOutcome:
+        """Send every batch of ``campaign_id`` not yet sent.
+
+        :raises CampaignStoppedError: on a non-retryable gateway error (after in-flight requests end).
+        :raises CampaignIncompleteError: when transient failures left batches unsent.
+        """
+        batches = self.ledger.iter_batches(campaign_id)
+        outcome = SendOutcome(batches=len(batches), recipients=sum(b.size for b in batches))
+        pending = [b for b in batches if b.state != "sent"]
+        outcome.skipped_batches = len(batches) - len(pending)
+        outcome.skipped_recipients = sum(b.size for b in batches if b.state == "sent")
+        if outcome.skipped_batches:
+            log.info(
+                "Campaign %s: %d of %d batches (%d recipients) were sent by an earlier try; not sending them again",
+                campaign_id, outcome.skipped_batches, outcome.batches, outcome.skipped_recipients,
+            )  # fmt: skip
+        if not pending:
+            return outcome
+        self.ledger.set_campaign_status(campaign_id, "sending")
+        fatal: BaseException | None = None
+        progress = _Progress(outcome, self.settings.progress_interval, self._clock)
+
+        with ThreadPoolExecutor(self.settings.max_in_flight, thread_name_prefix="yxt-send") as pool:
+            in_flight: dict[Future[bool], BatchRecord] = {}
+            queue = iter(pending)
+            while True:
+                while not self._stop.is_set() and len(in_flight) < self.settings.max_in_flight * 2:
+                    batch = next(queue, None)
+                    if batch is None:
+                        break
+                    in_flight[pool.submit(self._send_batch, batch, outcome)] = batch
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = in_flight.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        continue
+                    self._record_error(batch, error)
+                    outcome.failed_batches.append(batch.batch_index)
+                    if isinstance(error, FATAL_ERRORS) and fatal is None:
+                        fatal = error
+                        self._stop.set()
+                progress.maybe_log(campaign_id)
+
+        progress.log(campaign_id)
+        if fatal is not None:
+            self.ledger.set_campaign_status(campaign_id, "failed", error=str(fatal))
+            raise CampaignStoppedError(_stopped_message(campaign_id, fatal, outcome), fatal, outcome)
+        if outcome.failed_batches:
+            raise CampaignIncompleteError(
+                f"Campaign {campaign_id}: {len(outcome.failed_batches)} batches "
+                f"({outcome.unsent_recipients} recipients) could not be sent this time; "
+                "a retry of the task resumes with them and re-sends nothing already accepted",
+                outcome,
+            )
+        self.ledger.set_campaign_status(campaign_id, "sent")
+        return outcome
+
+    def _send_batch(self, batch: BatchRecord, outcome: SendOutcome) -> bool:
+        if self._stop.is_set():
+            raise _Cancelled()
+        try:
+            return self._send_batch_once(batch, outcome)
+        except FATAL_ERRORS:
+            # Stop here, in the worker: a batch already queued must not start after this.
+            self._stop.set()
+            raise
+
+    def _send_batch_once(self, batch: BatchRecord, outcome: SendOutcome) -> bool:
+        numbers = self.ledger.batch_numbers(batch.campaign_id, batch.batch_index)
+        body = build_send_body(numbers, batch.content, batch.template_id, batch.serial_number)
+        attempted_before = batch.attempts > 0 or batch.state == "attempted"
+        deadline = self._clock() + self.settings.throttle_patience
+        repeated = False
+
+        def on_retry(exc: BaseException, _attempt: int) -> None:
+            nonlocal repeated
+            repeated = True
+            if isinstance(exc, YxtThrottledError):
+                self._throttled(outcome)
+
+        self.ledger.mark_attempted(batch.campaign_id, batch.batch_index)
+        while True:
+            self.limiter.acquire()
+            try:
+                result = self.client.send_body(body, on_retry=on_retry)
+                duplicate, task_id = False, result.task_id
+                break
+            except YxtDuplicateSerialError:
+                if not (attempted_before or repeated):
+                    raise SerialCollisionError(
+                        f"serial {batch.serial_number} (batch {batch.batch_index}) was never sent from this "
+                        "ledger, yet the gateway has seen it: another campaign or system uses the same serial. "
+                        "Give this campaign a distinct campaign_id"
+                    ) from None
+                duplicate, task_id = True, None
+                break
+            except YxtThrottledError:
+                # The client's own back-off ran out; keep waiting at a lower pace, up to the patience.
+                self._throttled(outcome)
+                repeated = True
+                if self._clock() > deadline:
+                    raise
+        self.ledger.mark_sent(
+            batch.campaign_id, batch.batch_index, gateway_task_id=task_id, duplicate=duplicate
+        )
+        self.limiter.on_success()
+        with self._lock:
+            outcome.sent_batches += 1
+            outcome.sent_recipients += batch.size
+            outcome.duplicate_batches += int(duplicate)
+        return True
+
+    def _throttled(self, outcome: SendOutcome) -> None:
+        self.limiter.on_throttled()
+        with self._lock:
+            outcome.throttled += 1
+
+    def _record_error(self, batch: BatchRecord, error: BaseException) -> None:
+        if isinstance(error, _Cancelled):
+            return
+        code = getattr(error, "code", None)
+        self.ledger.mark_batch_error(
+            batch.campaign_id,
+            batch.batch_index,
+            code=code if isinstance(code, int) else None,
+            error=str(error),
+        )
+        log.warning("Campaign %s batch %d not sent: %s", batch.campaign_id, batch.batch_index, error)
+
+
+class _Cancelled(Exception):
+    """A queued batch that was not started because the campaign stopped."""
+
+
+def _stopped_message(campaign_id: str, cause: BaseException, outcome: SendOutcome) -> str:
+    done = outcome.sent_recipients + outcome.skipped_recipients
+    return (
+        f"Campaign {campaign_id} stopped: {cause} "
+        f"Sent {done} of {outcome.recipients} recipients; {outcome.unsent_recipients} not sent. "
+        "Fix the cause, then clear this task: it resumes where it stopped and sends nothing twice."
+    )
+
+
+class _Progress:
+    """Progress lines: batches and recipients done of total, rate and ETA (no phone numbers)."""
+
+    def __init__(self, outcome: SendOutcome, interval: float, clock: Callable[[], float]) -> None:
+        self.outcome = outcome
+        self.interval = interval
+        self.clock = clock
+        self.started = clock()
+        self.last = self.started
+
+    def maybe_log(self, campaign_id: str) -> None:
+        if self.clock() - self.last >= self.interval:
+            self.log(campaign_id)
+
+    def log(self, campaign_id: str) -> None:
+        now = self.clock()
+        self.last = now
+        o = self.outcome
+        elapsed = max(now - self.started, 1e-9)
+        rate = o.sent_recipients / elapsed
+        remaining = o.unsent_recipients
+        eta = f"{remaining / rate:.0f}s" if rate > 0 and remaining else "-"
+        log.info(
+            "Campaign %s: %d/%d batches, %d/%d recipients sent, %.0f recipients/s, ETA %s",
+            campaign_id, o.sent_batches + o.skipped_batches, o.batches,
+            o.sent_recipients + o.skipped_recipients, o.recipients, rate, eta,
+        )  # fmt: skip

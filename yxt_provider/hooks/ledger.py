@@ -1,0 +1,90 @@
+"""``YxtLedgerHook``: finds the delivery ledger from an Airflow connection (or the embedded SQLite file)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from airflow.configuration import conf
+from airflow.sdk import BaseHook
+
+from yxt_provider.ledger.store import Ledger
+
+__all__ = ["DEFAULT_LEDGER_FILENAME", "YxtLedgerHook", "default_ledger_url"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEDGER_FILENAME = "yxt_ledger.db"
+# Executors whose tasks all run on this machine, so a SQLite file is shared by all of them.
+_LOCAL_EXECUTORS = ("LocalExecutor", "SequentialExecutor", "DebugExecutor")
+
+# Engines hold pools; one Ledger per database URL per process, shared by tasks and threads.
+_LEDGERS: dict[str, Ledger] = {}
+_LEDGERS_LOCK = threading.Lock()
+
+
+def default_ledger_url() -> str:
+    """The embedded SQLite ledger: ``$AIRFLOW_HOME/yxt_ledger.db``."""
+    home = os.environ.get("AIRFLOW_HOME") or conf.get("core", "airflow_home", fallback=None) or "~/airflow"
+    path = Path(home).expanduser() / DEFAULT_LEDGER_FILENAME
+    return f"sqlite:///{path}"
+
+
+def _ledger_for(url: str) -> Ledger:
+    with _LEDGERS_LOCK:
+        ledger = _LEDGERS.get(url)
+        if ledger is None:
+            ledger = _LEDGERS[url] = Ledger.from_url(url)
+        return ledger
+
+
+class YxtLedgerHook(BaseHook):
+    """Opens the YXT delivery ledger.
+
+    With ``ledger_conn_id`` it uses that Airflow connection (any database SQLAlchemy can
+    reach: PostgreSQL, MySQL, SQLite); without one, an embedded SQLite file under
+    ``AIRFLOW_HOME``, which only works when every task runs on this machine.
+
+    :param ledger_conn_id: an Airflow SQL connection id, or ``None`` for the embedded ledger.
+    """
+
+    conn_name_attr = "ledger_conn_id"
+    hook_name = "YXT delivery ledger"
+
+    def __init__(self, ledger_conn_id: str | None = None) -> None:
+        super().__init__()
+        self.ledger_conn_id = ledger_conn_id
+
+    @cached_property
+    def url(self) -> str:
+        """The SQLAlchemy URL of the ledger database."""
+        if not self.ledger_conn_id:
+            executor = conf.get("core", "executor", fallback="LocalExecutor")
+            if not any(name in executor for name in _LOCAL_EXECUTORS):
+                log.warning(
+                    "The YXT ledger is the embedded SQLite file under AIRFLOW_HOME, but the executor is %s: "
+                    "tasks on other workers will not see it. Set ledger_conn_id to a shared database "
+                    "(PostgreSQL or MySQL).",
+                    executor,
+                )
+            return default_ledger_url()
+        sql_hook = self.get_connection(self.ledger_conn_id).get_hook()
+        try:
+            # Providers that build their SQLAlchemy URL themselves (Postgres: extras such as
+            # sqlalchemy_query) know their database better than a generic URI does.
+            url = sql_hook.sqlalchemy_url
+        except (AttributeError, NotImplementedError):
+            url = sql_hook.get_uri()
+        return url.render_as_string(hide_password=False) if hasattr(url, "render_as_string") else str(url)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger, its schema created or upgraded on first use in this process."""
+        return _ledger_for(self.url)
+
+    def get_conn(self) -> Ledger:
+        """Return :attr:`ledger`."""
+        return self.ledger

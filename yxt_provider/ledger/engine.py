@@ -1,0 +1,130 @@
+"""Engines for the ledger database, tuned per backend.
+
+SQLite (the one-machine default) is set up for several processes writing one file:
+
+- WAL journal: readers never block the writer and the writer never blocks readers.
+- ``busy_timeout`` 30 s: a writer waits for the lock instead of failing at once.
+- ``synchronous=NORMAL``: durable across process crashes in WAL mode (only an OS crash can
+  lose the last commits), and much faster than FULL.
+- ``check_same_thread=False``: pooled connections move between threads (triggerer, tests).
+- Write transactions start with ``BEGIN IMMEDIATE`` (see :func:`write_transaction`). With
+  sqlite3's default deferred BEGIN, a transaction that reads and then writes can fail with
+  "database is locked" *without* waiting when another process committed in between; taking
+  the write lock up front makes such writers queue on ``busy_timeout`` instead.
+
+PostgreSQL and MySQL get a small pre-pinged, recycled pool: Airflow workers are long-lived
+and databases drop idle connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "create_ledger_engine", "write_transaction"]
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# One in-process write lock per SQLite engine (see write_transaction).
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+# Execution option telling the SQLite "begin" hook that this transaction will write.
+_WRITE_OPTION = "yxt_write"
+
+
+def create_ledger_engine(url: str | sa.URL, **engine_kwargs: Any) -> Engine:
+    """Create an engine for the ledger at ``url`` with the settings described above.
+
+    No connection is opened here (engines connect lazily), so this is safe at parse time.
+
+    :param url: a SQLAlchemy URL, e.g. ``sqlite:////var/lib/yxt/ledger.db`` or
+        ``postgresql+psycopg2://user@host/db``.
+    :param engine_kwargs: extra ``create_engine`` arguments; they override the defaults.
+    """
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _create_sqlite_engine(parsed, engine_kwargs)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+    kwargs.update(engine_kwargs)
+    return sa.create_engine(parsed, **kwargs)
+
+
+def _create_sqlite_engine(url: sa.URL, engine_kwargs: dict[str, Any]) -> Engine:
+    in_memory = url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+    connect_args = dict(engine_kwargs.pop("connect_args", {}))
+    connect_args.setdefault("check_same_thread", False)
+    connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
+    engine = sa.create_engine(url, connect_args=connect_args, **engine_kwargs)
+
+    _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (see the "begin" hook below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+            if not in_memory:
+                _enable_wal(cursor)
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            # 64 MiB page cache: index maintenance of a million-row plan stays in memory.
+            cursor.execute("PRAGMA cache_size = -65536")
+            cursor.execute("PRAGMA temp_store = MEMORY")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the database file to WAL (a persistent property of the file).
+
+    Switching needs an exclusive lock and SQLite answers "database is locked" at once,
+    without waiting on ``busy_timeout``, when another connection holds the file — e.g. two
+    workers opening a new ledger together. So: skip when already WAL, else retry briefly.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that will write; commits on success, rolls back on error.
+
+    On SQLite this takes the database write lock at BEGIN (``BEGIN IMMEDIATE``), so
+    concurrent writers queue instead of failing; elsewhere it is a plain transaction.
+
+    :param engine: a ledger engine from :func:`create_ledger_engine`.
+    """
+    # SQLite's busy handler sleeps in steps of up to 100 ms while another writer holds the
+    # lock; threads of one process (the send pool) queue on a lock here instead, and only
+    # other processes meet the busy handler.
+    lock = _SQLITE_WRITE_LOCKS.get(engine) if engine.dialect.name == "sqlite" else None
+    with lock or contextlib.nullcontext(), engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn

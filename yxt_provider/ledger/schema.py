@@ -1,0 +1,177 @@
+"""The ledger's tables, as SQLAlchemy Core ``Table`` objects on one ``MetaData``.
+
+These definitions are always the *latest* shape; :mod:`yxt_provider.ledger.migrations`
+decides when each table is created. Every table name starts with ``yxt_`` so the ledger
+can share a database (even Airflow's own) without clashing.
+
+Timestamps are stored as ``DateTime(timezone=True)`` through :class:`UTCDateTime`, which
+writes UTC and always reads back aware UTC datetimes, also on SQLite and MySQL whose
+column types keep no zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "BATCH_STATES",
+    "CAMPAIGN_STATUSES",
+    "MESSAGE_STATUSES",
+    "UTCDateTime",
+    "batches",
+    "campaigns",
+    "messages",
+    "metadata",
+    "receipts",
+    "schema_version",
+]
+
+CAMPAIGN_STATUSES = ("planned", "sending", "sent", "failed")
+BATCH_STATES = ("planned", "attempted", "sent", "failed")
+MESSAGE_STATUSES = ("planned", "sent", "delivered", "failed")
+# A message in one of these has its final answer; a later receipt never changes it.
+FINAL_MESSAGE_STATUSES = ("delivered", "failed")
+
+# Long enough for "dag.run.task.map_index" style identities built by the campaign layer.
+CAMPAIGN_ID_LENGTH = 250
+# Mainland numbers are 11 digits; the slack tolerates what a gateway might echo back in receipts.
+PHONE_LENGTH = 20
+SERIAL_LENGTH = 20
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    Naive datetimes are refused on write (a naive time in a ledger is a bug waiting to
+    happen); aware ones are converted to UTC. On backends without zone support the
+    zone is dropped after conversion and re-attached as UTC on read, so SQL comparisons
+    between stored values and bound parameters stay correct.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("ledger timestamps must be timezone-aware (got a naive datetime)")
+        as_utc = value.astimezone(timezone.utc)
+        if dialect.name == "postgresql":
+            return as_utc
+        return as_utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            # SQLite hands back strings when a value was written by raw SQL.
+            value = datetime.fromisoformat(str(value))
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "yxt_schema_version",
+    metadata,
+    # Always 1: the table holds exactly one row, and the fixed key makes writing it idempotent.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+campaigns = sa.Table(
+    "yxt_campaigns",
+    metadata,
+    sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), primary_key=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("map_index", sa.Integer, nullable=False),
+    sa.Column("template_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("planned", sa.Integer, nullable=False),
+    sa.Column("invalid", sa.Integer, nullable=False),
+    sa.Column("duplicate", sa.Integer, nullable=False),
+    sa.Column("batches", sa.Integer, nullable=False),
+    sa.Column("segments", sa.Integer, nullable=False),
+    sa.Column("source_fingerprint", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+batches = sa.Table(
+    "yxt_batches",
+    metadata,
+    sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), primary_key=True),
+    sa.Column("batch_index", sa.Integer, primary_key=True, autoincrement=False),
+    # VARCHAR(20), not CHAR(20): on PostgreSQL a bpchar column compared with a text value
+    # (what unnest(text[]) yields in store_receipts) is cast, which disables its index.
+    # Unique across campaigns: the gateway deduplicates by serial, so two batches sharing
+    # one would silently drop the second.
+    sa.Column("serial_number", sa.String(SERIAL_LENGTH), nullable=False, unique=True),
+    sa.Column("template_id", sa.String(64), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(128), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("gateway_task_id", sa.String(128), nullable=True),
+    sa.Column("duplicate", sa.Boolean, nullable=False),
+    sa.Column("attempted_at", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+messages = sa.Table(
+    "yxt_messages",
+    metadata,
+    # (serial, phone) is what a receipt names, so it is the key receipts are matched on.
+    sa.Column("serial_number", sa.String(SERIAL_LENGTH), primary_key=True),
+    sa.Column("phone", sa.String(PHONE_LENGTH), primary_key=True),
+    sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), nullable=False),
+    sa.Column("batch_index", sa.Integer, nullable=False),
+    # Ordinal within the batch: batch_numbers() returns numbers in planned order, so a
+    # re-send rebuilds exactly the same userNumber list as the first attempt.
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("result_code", sa.Integer, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("receipt_at", UTCDateTime, nullable=True),
+    # Deliberately no index on status: a receipt changes a message's status, and with
+    # status indexed every receipt rewrites index entries (on PostgreSQL it also rules out
+    # HOT updates, so all indexes get a new entry). Measured on 1M messages, dropping a
+    # (campaign_id, status) index doubled store_receipts throughput on PostgreSQL. Reports
+    # count by status over this index instead, which is fast enough for a report.
+    # Covers Ledger.batch_numbers (numbers of one batch in planned order) without touching
+    # the table or sorting: that read is on the send path, once per batch.
+    sa.Index("ix_yxt_messages_campaign_batch", "campaign_id", "batch_index", "position", "phone"),
+    # Free space in each heap page lets PostgreSQL update a message in place (HOT).
+    postgresql_with={"fillfactor": 85},
+    # The row lives in the primary-key B-tree: a receipt's lookup and update touch one tree.
+    sqlite_with_rowid=False,
+)
+
+receipts = sa.Table(
+    "yxt_receipts",
+    metadata,
+    # Raw receipts, kept even when no ledger message matches: the receipt queue is shared by
+    # every sender on the account and is read only once, so what we read must never be lost.
+    sa.Column("serial_number", sa.String(32), primary_key=True),
+    sa.Column("phone", sa.String(PHONE_LENGTH), primary_key=True),
+    sa.Column("result", sa.Integer, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("matched", sa.Boolean, nullable=False),
+    sqlite_with_rowid=False,
+)
