@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import requests
@@ -45,6 +46,10 @@ def client_for(base_url: str, pool: int = 10, retry: RetrySettings | None = None
     )
 
 
+# As in SendSmsOperator: the try that records a plan sends from the numbers it holds.
+PLANNED_NUMBERS: dict[str, dict[int, Sequence[str]]] = {}
+
+
 def planned_ledger(
     workdir: Path,
     campaign_id: str,
@@ -59,6 +64,7 @@ def planned_ledger(
         planned=plan.recipients, batches=len(plan.batches), segments=plan.segments,
     )  # fmt: skip
     assert ledger.create_plan(record, plan.batches)
+    PLANNED_NUMBERS[campaign_id] = {b.batch_index: b.numbers for b in plan.batches}
     return ledger
 
 
@@ -70,7 +76,7 @@ def operator_send(
         base_url, pool=max(10, settings.max_in_flight), retry=RetrySettings(retry_throttled=False)
     )
     started = time.perf_counter()
-    outcome = CampaignSender(ledger, client, settings).send(campaign_id)
+    outcome = CampaignSender(ledger, client, settings).send(campaign_id, PLANNED_NUMBERS[campaign_id])
     elapsed = time.perf_counter() - started
     client.close()
     return elapsed, outcome

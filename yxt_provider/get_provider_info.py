@@ -143,11 +143,15 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": INTEGRATION_NAME,
-                "python-modules": ["yxt_provider.hooks.yxt"],
+                "python-modules": ["yxt_provider.hooks.yxt", "yxt_provider.hooks.ledger"],
             }
         ],
-        # Operators, sensors and triggers: add {"integration-name": ..., "python-modules": [...]}.
-        "operators": [],
+        "operators": [
+            {
+                "integration-name": INTEGRATION_NAME,
+                "python-modules": ["yxt_provider.operators.sms"],
+            }
+        ],
         "sensors": [],
         "triggers": [],
         # Notifiers: add class paths, e.g. "yxt_provider.notifications.yxt.YxtNotifier".

@@ -25,7 +25,7 @@ def test_shape() -> None:
     assert info["name"]
     assert info["description"]
     assert info["versions"] == [__version__]
-    assert info["hooks"] == [{"integration-name": "YXT SMS", "python-modules": ["yxt_provider.hooks.yxt"]}]
+    assert info["hooks"][0]["python-modules"][0] == "yxt_provider.hooks.yxt"
     assert [i["integration-name"] for i in info["integrations"]] == ["YXT SMS"]
     for key in ("operators", "sensors", "triggers", "notifications"):
         assert isinstance(info[key], list)
@@ -36,6 +36,24 @@ def test_shape() -> None:
     assert "sp_code" in conn_type["conn-fields"]
     assert conn_type["ui-field-behaviour"]["relabeling"]["login"] == "App key"
     assert conn_type["conn-fields"]["sp_code"]["label"] == "Enterprise code (x-sp-code)"
+
+
+def test_every_listed_module_and_class_imports() -> None:
+    import importlib
+
+    info = get_provider_info()
+    modules = [
+        m
+        for key in ("hooks", "operators", "sensors", "triggers")
+        for e in info[key]
+        for m in e["python-modules"]
+    ]
+    assert "yxt_provider.operators.sms" in modules
+    for module in modules:
+        importlib.import_module(module)
+    for path in info["notifications"]:
+        module, _, name = path.rpartition(".")
+        assert hasattr(importlib.import_module(module), name)
 
 
 def test_returns_fresh_copies() -> None:

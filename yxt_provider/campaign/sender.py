@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -158,8 +158,12 @@ class CampaignSender:
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
-    def send(self, campaign_id: str) -> SendOutcome:
+    def send(self, campaign_id: str, numbers: Mapping[int, Sequence[str]] | None = None) -> SendOutcome:
         """Send every batch of ``campaign_id`` not yet sent.
+
+        :param campaign_id: the campaign, planned in the ledger.
+        :param numbers: batch index → numbers, when the caller still holds the plan it just
+            recorded (saves reading them back); otherwise they come from the ledger.
 
         :raises CampaignStoppedError: on a non-retryable gateway error (after in-flight requests end).
         :raises CampaignIncompleteError: when transient failures left batches unsent.
@@ -188,7 +192,8 @@ class CampaignSender:
                     batch = next(queue, None)
                     if batch is None:
                         break
-                    in_flight[pool.submit(self._send_batch, batch, outcome)] = batch
+                    known = numbers.get(batch.batch_index) if numbers is not None else None
+                    in_flight[pool.submit(self._send_batch, batch, outcome, known)] = batch
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -218,18 +223,21 @@ class CampaignSender:
         self.ledger.set_campaign_status(campaign_id, "sent")
         return outcome
 
-    def _send_batch(self, batch: BatchRecord, outcome: SendOutcome) -> bool:
+    def _send_batch(self, batch: BatchRecord, outcome: SendOutcome, numbers: Sequence[str] | None) -> bool:
         if self._stop.is_set():
             raise _Cancelled()
         try:
-            return self._send_batch_once(batch, outcome)
+            return self._send_batch_once(batch, outcome, numbers)
         except FATAL_ERRORS:
             # Stop here, in the worker: a batch already queued must not start after this.
             self._stop.set()
             raise
 
-    def _send_batch_once(self, batch: BatchRecord, outcome: SendOutcome) -> bool:
-        numbers = self.ledger.batch_numbers(batch.campaign_id, batch.batch_index)
+    def _send_batch_once(
+        self, batch: BatchRecord, outcome: SendOutcome, numbers: Sequence[str] | None
+    ) -> bool:
+        if numbers is None:
+            numbers = self.ledger.batch_numbers(batch.campaign_id, batch.batch_index)
         body = build_send_body(numbers, batch.content, batch.template_id, batch.serial_number)
         attempted_before = batch.attempts > 0 or batch.state == "attempted"
         deadline = self._clock() + self.settings.throttle_patience

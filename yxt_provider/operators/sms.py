@@ -170,6 +170,8 @@ class SendSmsOperator(BaseOperator):
             )  # fmt: skip
             return _summary(campaign_id, started, plan=plan, clean=clean, dry_run=True)
 
+        # Numbers of a plan this very try records: the send then need not read them back.
+        planned_numbers: dict[int, Sequence[str]] | None = None
         campaign = self.ledger.get_campaign(campaign_id)
         if campaign is None:
             clean, plan, fingerprint = self._prepare(context, campaign_id)
@@ -197,17 +199,18 @@ class SendSmsOperator(BaseOperator):
                     "Campaign %s planned: %d recipients in %d batches (about %d billable messages)",
                     campaign_id, plan.recipients, len(plan.batches), plan.segments,
                 )  # fmt: skip
+                planned_numbers = {batch.batch_index: batch.numbers for batch in plan.batches}
             else:
                 self.log.info(
                     "Campaign %s was planned concurrently by another process; sending that plan", campaign_id
                 )
-            del plan, clean  # the ledger holds the plan now; free a large audience before sending
+            del plan, clean
         else:
             self._warn_if_source_changed(context, campaign)
 
         campaign = self.ledger.get_campaign(campaign_id)
         assert campaign is not None
-        outcome = self._send(campaign_id)
+        outcome = self._send(campaign_id, planned_numbers)
         return _summary(campaign_id, started, campaign=campaign, outcome=outcome)
 
     # -- planning ---------------------------------------------------------------------------
@@ -292,7 +295,7 @@ class SendSmsOperator(BaseOperator):
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _send(self, campaign_id: str) -> SendOutcome:
+    def _send(self, campaign_id: str, numbers: dict[int, Sequence[str]] | None) -> SendOutcome:
         settings = SendSettings(
             max_in_flight=self.max_in_flight or self.hook.max_in_flight,
             max_requests_per_second=self.max_requests_per_second or self.hook.max_requests_per_second,
@@ -303,7 +306,7 @@ class SendSmsOperator(BaseOperator):
         client = self.hook.settings.make_client(retry=replace(self.hook.retry, retry_throttled=False))
         sender = CampaignSender(self.ledger, client, settings)
         try:
-            return sender.send(campaign_id)
+            return sender.send(campaign_id, numbers)
         except CampaignStoppedError as exc:
             raise YxtCampaignStoppedError(str(exc)) from exc
         finally:
