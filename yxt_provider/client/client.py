@@ -169,7 +169,11 @@ class YxtClient:
             own ``on_retry`` (the campaign sender uses it to know a code 15 answers a repeat).
         """
         data = self._call(
-            self.base_url, PATH_SEND, dict(body), what=f"send serial {body['serialNumber']}", on_retry=on_retry
+            self.base_url,
+            PATH_SEND,
+            dict(body),
+            what=f"send serial {body['serialNumber']}",
+            on_retry=on_retry,
         )
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if task_id is None:

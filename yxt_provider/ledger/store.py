@@ -638,12 +638,14 @@ def _store_receipts_returning(
     if conn.dialect.name == "sqlite":
         # SQLite cannot parse INSERT ... SELECT ... ON CONFLICT without a WHERE in the SELECT.
         source = source.where(sa.true())
+    # RETURNING, not rowcount: psycopg 3 (SQLAlchemy 2.1's default PostgreSQL driver, and
+    # what Airflow's Postgres connections use) reports -1 for INSERT ... ON CONFLICT.
     inserted = conn.execute(
-        insert_ignore(schema.receipts, conn.dialect).from_select(
-            ["serial_number", "phone", "result", "received_at", "matched"], source
-        )
-    ).rowcount
-    return inserted, len(matched_keys)
+        insert_ignore(schema.receipts, conn.dialect)
+        .from_select(["serial_number", "phone", "result", "received_at", "matched"], source)
+        .returning(_r.serial_number)
+    ).all()
+    return len(inserted), len(matched_keys)
 
 
 def _store_receipts_generic(
