@@ -14,6 +14,9 @@ SQLite (the one-machine default) is set up for several processes writing one fil
 
 PostgreSQL and MySQL get a small pre-pinged, recycled pool: Airflow workers are long-lived
 and databases drop idle connections.
+
+Every backend gets ``hide_parameters=True``: bound values (phone numbers) never appear in
+the text of a database error.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ def create_ledger_engine(url: str | sa.URL, **engine_kwargs: Any) -> Engine:
     """
     parsed = sa.make_url(url)
     backend = parsed.get_backend_name()
+    # Bound values are phone numbers: keep them out of exception messages (and so out of
+    # task logs). The SQL text is still shown.
+    engine_kwargs = {"hide_parameters": True, **engine_kwargs}
     if backend == "sqlite":
         return _create_sqlite_engine(parsed, engine_kwargs)
     kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}

@@ -118,6 +118,16 @@ class BatchRecord:
     error_code: int | None
     error: str | None
 
+    @property
+    def maybe_accepted(self) -> bool:
+        """True when an attempt of this batch may have been accepted by the gateway.
+
+        Either it was (``sent``), or the last attempt started and no definite answer was
+        recorded: a crash mid-request, a timeout, a dropped connection, an HTTP error. A
+        gateway result code recorded as ``error_code`` is a definite rejection.
+        """
+        return self.state == "sent" or (self.state == "attempted" and self.error_code is None)
+
 
 @dataclass(frozen=True)
 class ReceiptIngestCounts:
