@@ -73,6 +73,8 @@ def test_sigkill_between_batches_then_retry_sends_each_once(
     run = dag_files.run(source, "send_crash")
     assert task_states(run) == {"send": "success"}
     summary = xcom_value(run, "send")
-    assert summary["skipped"] == 2000 and summary["sent"] == 500
+    # Batch 3 went out again under its serial: whether the first request reached the gateway
+    # before the kill decides if it counts as sent now or as accepted earlier (code 15).
+    assert summary["skipped"] in (2000, 2500) and summary["sent"] + summary["skipped"] == 2500
     counts = Counter(n for request in sandbox.accepted() for n in request.numbers)
     assert len(counts) == 2500 and set(counts.values()) == {1}

@@ -292,3 +292,30 @@ def test_recipients_from_sql_and_csv(
     assert texts["13600000001"] == "甲您好" and texts["13700000005"] == "患者5您好"
     # Sources are read in order (recipients, recipients_file, recipients_sql); the first wins.
     assert texts["13700000000"] == "重复您好"
+
+
+def test_custom_campaign_id_on_mapped_shards_and_across_tasks(
+    dag_files: DagFiles, sandbox: SandboxServer, sqlite_ledger: str, task_logs: TaskLogs
+) -> None:
+    source = f"""
+import pendulum
+from airflow.sdk import DAG
+from yxt_provider.operators.sms import SendSmsOperator
+
+with DAG("send_shared_id", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False):
+    SendSmsOperator.partial(
+        task_id="send", ledger_conn_id="yxt_ledger", content="hi", template_id="{ANY_TEXT}", campaign_id="daily"
+    ).expand(recipients=[{numbers_expr(300)}, {numbers_expr(300, start=300)}])
+    SendSmsOperator(task_id="other", ledger_conn_id="yxt_ledger", content="hi", template_id="{ANY_TEXT}",
+                    campaign_id="daily/0", recipients={numbers_expr(5, prefix="139")})
+"""
+    run = dag_files.run(source, "send_shared_id")
+    states = task_states(run)
+    # Each shard is its own campaign ("daily/0", "daily/1"): both sent in full.
+    assert states["send[0]"] == "success" and states["send[1]"] == "success"
+    assert {xcom_value(run, "send", i)["campaign_id"] for i in range(2)} == {"daily/0", "daily/1"}
+    # Another task reusing a taken id fails instead of "resuming" someone else's plan.
+    assert states["other"] == "failed"
+    assert "was planned by another task" in task_logs.text()
+    counts = accepted_numbers(sandbox)
+    assert len(counts) == 600 and set(counts.values()) == {1}

@@ -19,10 +19,13 @@ from yxt_provider.client.client import YxtClient, build_send_body
 from yxt_provider.client.errors import (
     YxtAccountError,
     YxtCallerError,
+    YxtClockSkewError,
     YxtConfigError,
     YxtDuplicateSerialError,
     YxtError,
+    YxtProtocolError,
     YxtThrottledError,
+    YxtTransportError,
 )
 from yxt_provider.ledger.models import BatchRecord
 from yxt_provider.ledger.store import Ledger
@@ -40,8 +43,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+# Failures after which the gateway may have accepted the request: no answer, or not one
+# from the protocol (a proxy's 5xx, a truncated body).
+_UNKNOWN_OUTCOME: tuple[type[BaseException], ...] = (YxtTransportError, YxtProtocolError)
+
+
 class SerialCollisionError(YxtError):
-    """Code 15 on a batch this ledger never attempted: another sender used the same serial."""
+    """Code 15 on a batch no attempt from this ledger may have delivered: another sender used the serial."""
+
+    code = 15
 
 
 # Errors that no retry can fix: stop the campaign at once.
@@ -50,6 +60,9 @@ FATAL_ERRORS: tuple[type[BaseException], ...] = (
     YxtAccountError,
     YxtCallerError,
     SerialCollisionError,
+    # The client already retried once with a fresh request id: the clock is off, and a
+    # task retry on the same worker would meet the same clock.
+    YxtClockSkewError,
     ValueError,
 )
 
@@ -85,7 +98,9 @@ class SendOutcome:
     :param sent_recipients: recipients in those batches.
     :param skipped_batches: batches already sent by an earlier try (not sent again).
     :param skipped_recipients: recipients in those batches.
-    :param duplicate_batches: batches this pass found accepted already (code 15 on a re-send).
+    :param duplicate_batches: batches this pass found accepted already (code 15 on a re-send
+        after an attempt whose answer was lost): sent by an earlier attempt, not this one.
+    :param duplicate_recipients: recipients in those batches.
     :param throttled: code 11 answers ridden out.
     """
 
@@ -96,13 +111,19 @@ class SendOutcome:
     skipped_batches: int = 0
     skipped_recipients: int = 0
     duplicate_batches: int = 0
+    duplicate_recipients: int = 0
     throttled: int = 0
     failed_batches: list[int] = field(default_factory=list)
 
     @property
+    def accepted_recipients(self) -> int:
+        """Recipients the gateway holds, by this pass or before."""
+        return self.sent_recipients + self.duplicate_recipients + self.skipped_recipients
+
+    @property
     def unsent_recipients(self) -> int:
         """Recipients whose batch is not sent yet."""
-        return self.recipients - self.sent_recipients - self.skipped_recipients
+        return self.recipients - self.accepted_recipients
 
 
 class CampaignStoppedError(Exception):
@@ -157,6 +178,8 @@ class CampaignSender:
         self._clock = clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # Batches of this pass whose outcome is unknown: some attempt may have been accepted.
+        self._uncertain: set[int] = set()
 
     def send(self, campaign_id: str, numbers: Mapping[int, Sequence[str]] | None = None) -> SendOutcome:
         """Send every batch of ``campaign_id`` not yet sent.
@@ -179,14 +202,17 @@ class CampaignSender:
                 campaign_id, outcome.skipped_batches, outcome.batches, outcome.skipped_recipients,
             )  # fmt: skip
         if not pending:
+            # A try killed after its last batch but before this status write leaves "sending".
+            self.ledger.set_campaign_status(campaign_id, "sent")
             return outcome
         self.ledger.set_campaign_status(campaign_id, "sending")
         fatal: BaseException | None = None
         progress = _Progress(outcome, self.settings.progress_interval, self._clock)
 
-        with ThreadPoolExecutor(self.settings.max_in_flight, thread_name_prefix="yxt-send") as pool:
-            in_flight: dict[Future[bool], BatchRecord] = {}
-            queue = iter(pending)
+        pool = ThreadPoolExecutor(self.settings.max_in_flight, thread_name_prefix="yxt-send")
+        in_flight: dict[Future[bool], BatchRecord] = {}
+        queue = iter(pending)
+        try:
             while True:
                 while not self._stop.is_set() and len(in_flight) < self.settings.max_in_flight * 2:
                     batch = next(queue, None)
@@ -208,6 +234,12 @@ class CampaignSender:
                         fatal = error
                         self._stop.set()
                 progress.maybe_log(campaign_id)
+        except BaseException:
+            # The task is being killed or the ledger failed: no queued batch may start now.
+            self._stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
         progress.log(campaign_id)
         if fatal is not None:
@@ -222,6 +254,10 @@ class CampaignSender:
             )
         self.ledger.set_campaign_status(campaign_id, "sent")
         return outcome
+
+    def stop(self) -> None:
+        """Start no further batch (requests already in flight finish); for ``on_kill``."""
+        self._stop.set()
 
     def _send_batch(self, batch: BatchRecord, outcome: SendOutcome, numbers: Sequence[str] | None) -> bool:
         if self._stop.is_set():
@@ -239,17 +275,23 @@ class CampaignSender:
         if numbers is None:
             numbers = self.ledger.batch_numbers(batch.campaign_id, batch.batch_index)
         body = build_send_body(numbers, batch.content, batch.template_id, batch.serial_number)
-        attempted_before = batch.attempts > 0 or batch.state == "attempted"
+        # Read in the same transaction that marks this attempt, not from the snapshot taken
+        # when the pass began: another process (a zombie try, a concurrent run of the same
+        # campaign) may have attempted or sent the batch since.
+        before = self.ledger.mark_attempted(batch.campaign_id, batch.batch_index)
+        if before.state == "sent":
+            with self._lock:
+                outcome.skipped_batches += 1
+                outcome.skipped_recipients += batch.size
+            return True
+        if before.maybe_accepted:
+            self._uncertain.add(batch.batch_index)
         deadline = self._clock() + self.settings.throttle_patience
-        repeated = False
 
         def on_retry(exc: BaseException, _attempt: int) -> None:
-            nonlocal repeated
-            repeated = True
-            if isinstance(exc, YxtThrottledError):
-                self._throttled(outcome)
+            if isinstance(exc, _UNKNOWN_OUTCOME):
+                self._uncertain.add(batch.batch_index)
 
-        self.ledger.mark_attempted(batch.campaign_id, batch.batch_index)
         while True:
             self.limiter.acquire()
             try:
@@ -257,29 +299,43 @@ class CampaignSender:
                 duplicate, task_id = False, result.task_id
                 break
             except YxtDuplicateSerialError:
-                if not (attempted_before or repeated):
+                # Code 15 is our own earlier send only if some earlier attempt may have been
+                # accepted; after nothing but definite rejections it is someone else's serial.
+                if batch.batch_index not in self._uncertain and not self._raced(batch, before):
                     raise SerialCollisionError(
-                        f"serial {batch.serial_number} (batch {batch.batch_index}) was never sent from this "
-                        "ledger, yet the gateway has seen it: another campaign or system uses the same serial. "
-                        "Give this campaign a distinct campaign_id"
+                        f"serial {batch.serial_number} (batch {batch.batch_index}) was never accepted from "
+                        "this ledger, yet the gateway has seen it: another campaign or system uses the same "
+                        "serial. Give this campaign a distinct campaign_id"
                     ) from None
                 duplicate, task_id = True, None
                 break
             except YxtThrottledError:
-                # The client's own back-off ran out; keep waiting at a lower pace, up to the patience.
+                # A definite rejection: wait for a slot at the lowered pace, up to the patience,
+                # unless the campaign was stopped meanwhile.
                 self._throttled(outcome)
-                repeated = True
-                if self._clock() > deadline:
+                if self._clock() > deadline or self._stop.is_set():
                     raise
+            except _UNKNOWN_OUTCOME:
+                self._uncertain.add(batch.batch_index)
+                raise
         self.ledger.mark_sent(
             batch.campaign_id, batch.batch_index, gateway_task_id=task_id, duplicate=duplicate
         )
         self.limiter.on_success()
         with self._lock:
-            outcome.sent_batches += 1
-            outcome.sent_recipients += batch.size
-            outcome.duplicate_batches += int(duplicate)
+            if duplicate:
+                # Accepted by an earlier attempt (of an earlier try, or lost on the wire).
+                outcome.duplicate_batches += 1
+                outcome.duplicate_recipients += batch.size
+            else:
+                outcome.sent_batches += 1
+                outcome.sent_recipients += batch.size
         return True
+
+    def _raced(self, batch: BatchRecord, before: BatchRecord) -> bool:
+        """True when another sender of this ledger attempted the batch while we did."""
+        now = self.ledger.get_batch(batch.campaign_id, batch.batch_index)
+        return now is not None and (now.state == "sent" or now.attempts > before.attempts + 1)
 
     def _throttled(self, outcome: SendOutcome) -> None:
         self.limiter.on_throttled()
@@ -290,12 +346,11 @@ class CampaignSender:
         if isinstance(error, _Cancelled):
             return
         code = getattr(error, "code", None)
-        self.ledger.mark_batch_error(
-            batch.campaign_id,
-            batch.batch_index,
-            code=code if isinstance(code, int) else None,
-            error=str(error),
-        )
+        if batch.batch_index in self._uncertain or not isinstance(code, int):
+            # An attempt of this batch may have been accepted: record no result code, so a
+            # later try reads the outcome as unknown and takes a code 15 as its own send.
+            code = None
+        self.ledger.mark_batch_error(batch.campaign_id, batch.batch_index, code=code, error=str(error))
         log.warning("Campaign %s batch %d not sent: %s", batch.campaign_id, batch.batch_index, error)
 
 
@@ -304,7 +359,7 @@ class _Cancelled(Exception):
 
 
 def _stopped_message(campaign_id: str, cause: BaseException, outcome: SendOutcome) -> str:
-    done = outcome.sent_recipients + outcome.skipped_recipients
+    done = outcome.accepted_recipients
     return (
         f"Campaign {campaign_id} stopped: {cause} "
         f"Sent {done} of {outcome.recipients} recipients; {outcome.unsent_recipients} not sent. "
@@ -336,6 +391,6 @@ class _Progress:
         eta = f"{remaining / rate:.0f}s" if rate > 0 and remaining else "-"
         log.info(
             "Campaign %s: %d/%d batches, %d/%d recipients sent, %.0f recipients/s, ETA %s",
-            campaign_id, o.sent_batches + o.skipped_batches, o.batches,
-            o.sent_recipients + o.skipped_recipients, o.recipients, rate, eta,
+            campaign_id, o.sent_batches + o.duplicate_batches + o.skipped_batches, o.batches,
+            o.accepted_recipients, o.recipients, rate, eta,
         )  # fmt: skip

@@ -157,9 +157,7 @@ class SendSmsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
         ti = context["ti"]
-        campaign_id = self.campaign_id or default_campaign_id(
-            ti.dag_id, ti.run_id, ti.task_id, _map_index(ti)
-        )
+        campaign_id = self._campaign_id(ti)
         self._check_template_id()
 
         if self.plan_only:
@@ -206,6 +204,7 @@ class SendSmsOperator(BaseOperator):
                 )
             del plan, clean
         else:
+            self._check_same_task(campaign, ti)
             self._warn_if_source_changed(context, campaign)
 
         campaign = self.ledger.get_campaign(campaign_id)
@@ -213,7 +212,29 @@ class SendSmsOperator(BaseOperator):
         outcome = self._send(campaign_id, planned_numbers)
         return _summary(campaign_id, started, campaign=campaign, outcome=outcome)
 
+    def on_kill(self) -> None:
+        """Start no further batch; requests in flight finish and are recorded."""
+        sender = self.__dict__.get("_sender")
+        if sender is not None:
+            sender.stop()
+
     # -- planning ---------------------------------------------------------------------------
+
+    def _campaign_id(self, ti: Any) -> str:
+        map_index = _map_index(ti)
+        if not self.campaign_id:
+            return default_campaign_id(ti.dag_id, ti.run_id, ti.task_id, map_index)
+        # Mapped shards of one task share the author's id; each must stay its own campaign.
+        return self.campaign_id if map_index < 0 else f"{self.campaign_id}/{map_index}"
+
+    def _check_same_task(self, campaign: CampaignRecord, ti: Any) -> None:
+        planned_by = (campaign.dag_id, campaign.task_id, campaign.map_index)
+        if planned_by != (ti.dag_id, ti.task_id, _map_index(ti)):
+            raise AirflowFailException(
+                f"campaign_id {campaign.campaign_id!r} was planned by another task "
+                f"(dag {planned_by[0]!r}, task {planned_by[1]!r}, map index {planned_by[2]}); "
+                "sending its plan from here would skip this task's recipients. Give each task its own campaign_id"
+            )
 
     def _check_template_id(self) -> None:
         known = self.hook.templates
@@ -304,7 +325,7 @@ class SendSmsOperator(BaseOperator):
         # The sender paces itself: it wants code 11 at once (to slow down), not after the
         # client's back-off. Everything else keeps the connection's retry settings.
         client = self.hook.settings.make_client(retry=replace(self.hook.retry, retry_throttled=False))
-        sender = CampaignSender(self.ledger, client, settings)
+        sender = self._sender = CampaignSender(self.ledger, client, settings)
         try:
             return sender.send(campaign_id, numbers)
         except CampaignStoppedError as exc:
@@ -354,7 +375,8 @@ def _summary(
     if outcome is not None:
         summary.update(
             sent=outcome.sent_recipients,
-            skipped=outcome.skipped_recipients,
+            # Accepted before this try: batches it skipped, and re-sends the gateway knew (15).
+            skipped=outcome.skipped_recipients + outcome.duplicate_recipients,
             failed=outcome.unsent_recipients,
         )
     summary["elapsed_seconds"] = round(time.monotonic() - started, 3)
