@@ -235,21 +235,32 @@ def _to_number(conn_id: str, name: str, value: Any, *, positive: bool) -> float:
     return number
 
 
+def _list_from_text(conn_id: str, name: str, value: Any, expected: str) -> Any:
+    """A list typed as text — JSON (``[...]``) or comma-separated — as a list; anything else as is.
+
+    Extras arrive as text from the UI form and from URIs, so lists need reading back.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list):
+            raise YxtConnectionError(conn_id, name, f"must be {expected}, got {value!r}")
+        return parsed
+    if "," in text or "\n" in text:
+        return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+    return value
+
+
 def _parse_timeout(conn_id: str, value: Any) -> float | tuple[float, float]:
     name = "extra.timeout"
     if _is_unset(value):
         return DEFAULT_TIMEOUT
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise YxtConnectionError(
-                    conn_id, name, f"must be seconds or [connect, read], got {value!r}"
-                ) from None
-        elif "," in text:
-            value = [item.strip() for item in text.split(",")]
+    value = _list_from_text(conn_id, name, value, "seconds or [connect, read]")
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise YxtConnectionError(
@@ -287,24 +298,12 @@ def _parse_templates(conn_id: str, value: Any) -> tuple[str, ...] | None:
     name = "extra.templates"
     if _is_unset(value):
         return None
-    items: list[Any]
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                raise YxtConnectionError(
-                    conn_id, name, f"must be a list of template ids, got {value!r}"
-                ) from None
-            if not isinstance(parsed, list):
-                raise YxtConnectionError(conn_id, name, f"must be a list of template ids, got {value!r}")
-            items = parsed
-        else:
-            items = [part for part in text.replace("\n", ",").split(",") if part.strip()]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
+    items = _list_from_text(conn_id, name, value, "a list of template ids")
+    if isinstance(items, str):
+        items = [items.strip()] if items.strip() else []
+    elif isinstance(items, tuple):
+        items = list(items)
+    elif not isinstance(items, list):
         raise YxtConnectionError(conn_id, name, f"must be a list of template ids, got {value!r}")
     templates: list[str] = []
     for item in items:
