@@ -43,7 +43,9 @@ def bench_bare(base_url: str, batches: int, run: int = 2) -> float:
     signer = YxtClient(base_url, DEFAULT_SP_CODE, DEFAULT_APP_KEY, DEFAULT_APP_SECRET)
     prepared = []
     for index in range(batches):
-        body = build_send_body(numbers(1000, start=(run * batches + index) * 1000), CONTENT, TEMPLATE, serial(run, index))
+        body = build_send_body(
+            numbers(1000, start=(run * batches + index) * 1000), CONTENT, TEMPLATE, serial(run, index)
+        )
         prepared.append((json.dumps(body, ensure_ascii=False).encode(), signer.signed_headers(body)))
     session = requests.Session()
     url = base_url + PATH_SEND
@@ -65,7 +67,9 @@ def main() -> None:
         bare = bench_bare(base_url, args.batches)
         client = bench_client(base_url, args.batches)
     print(f"bare requests.Session.post (pre-signed): {bare:8.1f} requests/s = {bare * 1000:10.0f} numbers/s")
-    print(f"YxtClient.send                         : {client:8.1f} requests/s = {client * 1000:10.0f} numbers/s")
+    print(
+        f"YxtClient.send                         : {client:8.1f} requests/s = {client * 1000:10.0f} numbers/s"
+    )
     print(f"ratio YxtClient / bare                 : {client / bare:8.2f}")
 
 

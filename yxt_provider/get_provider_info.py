@@ -149,11 +149,40 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION_NAME,
-                "python-modules": ["yxt_provider.operators.sms"],
+                "python-modules": [
+                    "yxt_provider.operators.sms",
+                    "yxt_provider.operators.receipts",
+                    "yxt_provider.operators.report",
+                ],
             }
         ],
-        "sensors": [],
-        "triggers": [],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION_NAME,
+                "python-modules": ["yxt_provider.sensors.delivery"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION_NAME,
+                "python-modules": ["yxt_provider.triggers.delivery"],
+            }
+        ],
+        "config": {
+            "yxt": {
+                "description": "Settings of the YXT SMS provider.",
+                "options": {
+                    "default_deferrable": {
+                        "description": "Default of ``deferrable`` for SmsDeliverySensor. When unset, "
+                        "``[operators] default_deferrable`` applies, as for Airflow's own providers.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": None,
+                    }
+                },
+            }
+        },
         # Notifiers: add class paths, e.g. "yxt_provider.notifications.yxt.YxtNotifier".
         "notifications": [],
         "connection-types": [

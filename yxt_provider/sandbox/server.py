@@ -6,7 +6,8 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +82,26 @@ class SandboxServer:
     def truth(self) -> list[PlannedReceipt]:
         """Per accepted message, the receipt result it will get (``None``: never)."""
         return self.state.truth()
+
+    def expected_delivery(self, serials: Iterable[str]) -> dict[str, Any]:
+        """What a delivery report of the messages sent under ``serials`` must say in the end.
+
+        Counts from the ground truth: ``sent``, ``delivered``, ``failed``, ``failed_by_code``
+        (result → count) and ``pending`` (messages that will never get a receipt). Compare a
+        pipeline's report with it once every receipt that will come has been read.
+
+        :param serials: the serial numbers of the campaign's batches.
+        """
+        wanted = set(serials)
+        results = [t.result for t in self.truth() if t.serial_number in wanted]
+        failed = Counter(r for r in results if r not in (0, None))
+        return {
+            "sent": len(results),
+            "delivered": results.count(0),
+            "failed": sum(failed.values()),
+            "failed_by_code": dict(sorted(failed.items())),
+            "pending": results.count(None),
+        }
 
     def inject_reply(
         self,

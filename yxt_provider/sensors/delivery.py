@@ -1,0 +1,310 @@
+"""``SmsDeliverySensor``: wait until a campaign's messages are delivered, without holding a worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferralTimeout,
+)
+
+from yxt_provider.client.errors import YxtError
+from yxt_provider.hooks.ledger import YxtLedgerHook
+from yxt_provider.hooks.yxt import YxtHook
+from yxt_provider.ledger import DeliveryReport
+from yxt_provider.receipts.ingest import IngestResult, drain_receipts
+from yxt_provider.receipts.progress import (
+    DeliveryOutcome,
+    describe_condition,
+    evaluate_condition,
+    validate_condition,
+)
+from yxt_provider.triggers.delivery import SmsDeliveryTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from yxt_provider.ledger import Ledger
+
+__all__ = ["ON_TIMEOUT_CHOICES", "SmsDeliverySensor", "SmsDeliveryUnreachable", "default_deferrable"]
+
+ON_TIMEOUT_CHOICES = ("fail", "succeed", "skip")
+# The trigger reports "timeout" itself at the deadline; the deferral timeout Airflow enforces is
+# only a backstop for a trigger that stopped polling, so it gets this much slack.
+_DEFER_TIMEOUT_SLACK = timedelta(minutes=5)
+
+
+def default_deferrable() -> bool:
+    """``[yxt] default_deferrable``, else ``[operators] default_deferrable``, else False."""
+    from airflow.configuration import conf
+
+    fallback = conf.getboolean("operators", "default_deferrable", fallback=False)
+    return conf.getboolean("yxt", "default_deferrable", fallback=fallback)
+
+
+class SmsDeliveryUnreachable(AirflowSensorTimeout):
+    """The condition can no longer be met: every message is final and too few were delivered.
+
+    Handled like a timeout (``on_timeout``), only earlier: waiting longer cannot help.
+    """
+
+
+class SmsDeliverySensor(BaseSensorOperator):
+    """Wait for a campaign's delivery receipts to reach a condition.
+
+    Each poke drains the account's receipt queue into the ledger (every receipt read is
+    stored, whoever sent it: the queue is read-once and shared) and then judges the
+    campaign from the ledger. So no separate receipts-sync DAG is needed, though one helps
+    when several sensors wait at once.
+
+    With ``deferrable=True`` the wait runs in the triggerer
+    (:class:`~yxt_provider.triggers.delivery.SmsDeliveryTrigger`), polling asynchronously,
+    and no worker slot is held. Either way the task returns (XCom) the campaign's delivery
+    report as a small dict (counts only, never a phone number) plus ``outcome``
+    (``met``, ``timeout`` or ``unreachable``), and logs it as a table.
+
+    :param campaign_id: the campaign to wait for (templated): an id, or the send task's summary
+        dict, so ``campaign_id=send.output`` works (``send.output["campaign_id"]`` would name an
+        XCom *key*, which ``SendSmsOperator`` does not push).
+    :param yxt_conn_id: the YXT connection to drain receipts with; ``None`` to only read the
+        ledger (when a sync DAG ingests receipts).
+    :param ledger_conn_id: the ledger's SQL connection; default the embedded SQLite file.
+    :param condition: ``all_final`` (every message delivered or failed) or ``delivered_share``
+        (delivered / sent at or above ``min_delivered_share``).
+    :param min_delivered_share: the threshold for ``delivered_share``, in (0, 1].
+    :param on_timeout: what happens when ``timeout`` passes — or, for ``delivered_share``,
+        as soon as every message is final below the threshold: ``fail`` (the task fails, no
+        retry), ``succeed`` (the task succeeds, ``outcome`` says ``timeout``) or ``skip``
+        (soft fail: the task is skipped).
+    :param pending_timeout: seconds (or a timedelta) after which a message still without a
+        receipt counts as ``pending_past_timeout`` in the report; ``None`` to not count them.
+    :param max_pages_per_poke: receipt pages read at most per poke.
+    :param max_seconds_per_poke: seconds spent reading receipts at most per poke.
+    :param deferrable: wait in the triggerer. Default: ``[yxt] default_deferrable``, else
+        ``[operators] default_deferrable`` (False).
+    :param poke_interval: seconds between pokes (default 60).
+    :param timeout: seconds to wait in all (default 2 hours).
+    """
+
+    template_fields: Sequence[str] = ("campaign_id",)
+    ui_color = "#e3f0f7"
+
+    def __init__(
+        self,
+        *,
+        campaign_id: Any,
+        yxt_conn_id: str | None = YxtHook.default_conn_name,
+        ledger_conn_id: str | None = None,
+        condition: str = "all_final",
+        min_delivered_share: float | None = None,
+        on_timeout: str = "fail",
+        pending_timeout: float | timedelta | None = None,
+        max_pages_per_poke: int = 100,
+        max_seconds_per_poke: float = 30.0,
+        deferrable: bool | None = None,
+        poke_interval: float | timedelta = 60.0,
+        timeout: float | timedelta = 2 * 3600,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.min_delivered_share = validate_condition(condition, min_delivered_share)
+        if on_timeout not in ON_TIMEOUT_CHOICES:
+            raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT_CHOICES)}; got {on_timeout!r}")
+        if max_pages_per_poke < 1:
+            raise ValueError(f"max_pages_per_poke must be at least 1, got {max_pages_per_poke}")
+        self.campaign_id = campaign_id
+        self.yxt_conn_id = yxt_conn_id
+        self.ledger_conn_id = ledger_conn_id
+        self.condition = condition
+        self.on_timeout = on_timeout
+        self.pending_timeout = (
+            None
+            if pending_timeout is None
+            else pending_timeout
+            if isinstance(pending_timeout, timedelta)
+            else timedelta(seconds=pending_timeout)
+        )
+        self.max_pages_per_poke = max_pages_per_poke
+        self.max_seconds_per_poke = max_seconds_per_poke
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+
+    # -- resources (built on first use, on the worker; never at parse time) ----------------
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger the campaign was planned in."""
+        return YxtLedgerHook(self.ledger_conn_id).ledger
+
+    @cached_property
+    def yxt_hook(self) -> YxtHook | None:
+        """The hook receipts are read with (``None`` when ``yxt_conn_id`` is ``None``)."""
+        return YxtHook(self.yxt_conn_id) if self.yxt_conn_id else None
+
+    # -- the wait -----------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        """Check once; then wait by poking (worker) or deferring (triggerer)."""
+        campaign_id = self._campaign_id()
+        if self.ledger.get_campaign(campaign_id) is None:
+            raise AirflowFailException(
+                f"campaign {campaign_id!r} is not in the ledger; check campaign_id and that ledger_conn_id "
+                f"({self.ledger_conn_id or 'embedded SQLite'}) is the ledger the send task used"
+            )
+        if not self.deferrable:
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as exc:
+                outcome = (
+                    DeliveryOutcome.UNREACHABLE
+                    if isinstance(exc, SmsDeliveryUnreachable)
+                    else DeliveryOutcome.TIMEOUT
+                )
+                return self._give_up(campaign_id, outcome, str(exc))
+        # Deferrable: one look on the worker first, so a campaign already done never defers.
+        outcome, report = self._check(campaign_id)
+        if outcome is DeliveryOutcome.MET:
+            return self._succeed(report, outcome)
+        if outcome is DeliveryOutcome.UNREACHABLE:
+            return self._give_up(campaign_id, outcome, self._unreachable_message(report))
+        self.log.info(
+            "Deferring: the triggerer waits for campaign %s (%s), polling every %ss for up to %ss",
+            campaign_id, self._wanted(), self.poke_interval, self.timeout,
+        )  # fmt: skip
+        self.defer(
+            trigger=SmsDeliveryTrigger(
+                campaign_id=campaign_id,
+                yxt_conn_id=self.yxt_conn_id,
+                ledger_conn_id=self.ledger_conn_id,
+                condition=self.condition,
+                min_delivered_share=self.min_delivered_share,
+                # Absolute, so the trigger decides the timeout itself and says so in its event.
+                deadline=time.time() + self.timeout,
+                poke_interval=self.poke_interval,
+                max_pages_per_poke=self.max_pages_per_poke,
+                max_seconds_per_poke=self.max_seconds_per_poke,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) + _DEFER_TIMEOUT_SLACK,
+        )
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Drain receipts into the ledger, then judge the campaign from the ledger."""
+        campaign_id = self._campaign_id()
+        outcome, report = self._check(campaign_id)
+        if outcome is DeliveryOutcome.MET:
+            return PokeReturnValue(is_done=True, xcom_value=self._succeed(report, outcome))
+        if outcome is DeliveryOutcome.UNREACHABLE:
+            raise SmsDeliveryUnreachable(self._unreachable_message(report))
+        return False
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired: succeed, apply ``on_timeout``, or fail on an error."""
+        event = dict(event or {})
+        status = event.get("status")
+        campaign_id = str(event.get("campaign_id") or self._campaign_id())
+        ingested = event.get("ingested") or {}
+        self.log.info(
+            "Trigger finished after %s polls (%s): ingested %s receipts (%s ours, %s for other senders)",
+            event.get("polls"), status, ingested.get("read", 0), ingested.get("matched", 0),
+            ingested.get("unmatched", 0),
+        )  # fmt: skip
+        if status == DeliveryOutcome.MET.value:
+            return self._succeed(self._report(campaign_id), DeliveryOutcome.MET)
+        if status in (DeliveryOutcome.TIMEOUT.value, DeliveryOutcome.UNREACHABLE.value):
+            return self._give_up(campaign_id, DeliveryOutcome(status), str(event.get("message")))
+        raise AirflowException(f"waiting for campaign {campaign_id} failed: {event.get('message', event)}")
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Apply ``on_timeout`` also when Airflow's own deferral timeout (the backstop) fires."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as exc:
+            if not isinstance(exc.__cause__, TaskDeferralTimeout):
+                raise
+            return self._give_up(self._campaign_id(), DeliveryOutcome.TIMEOUT, f"sensor timed out: {exc}")
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _campaign_id(self) -> str:
+        value = self.campaign_id
+        if isinstance(value, Mapping):  # the send task's whole summary
+            value = value.get("campaign_id")
+        if not isinstance(value, str) or not value.strip():
+            raise AirflowFailException(
+                f"campaign_id must be a campaign id or the send task's summary (send.output), got {value!r}"
+            )
+        return value.strip()
+
+    def _check(self, campaign_id: str) -> tuple[DeliveryOutcome, DeliveryReport]:
+        hook = self.yxt_hook
+        if hook is not None:
+            try:
+                ingest = drain_receipts(
+                    hook.client,
+                    self.ledger,
+                    max_pages=self.max_pages_per_poke,
+                    max_seconds=self.max_seconds_per_poke,
+                )
+                self._log_ingest(ingest)
+            except YxtError as exc:
+                if not exc.retryable:
+                    raise AirflowFailException(f"reading delivery receipts failed: {exc}") from exc
+                # The client already retried; judge from the ledger and try again next poke.
+                self.log.warning("Reading delivery receipts failed (%s); will try again next poke", exc)
+        report = self._report(campaign_id)
+        outcome = evaluate_condition(report, self.condition, self.min_delivered_share)
+        self.log.info(
+            "Campaign %s: %d delivered, %d failed, %d pending of %d sent (%.1f%% delivered); waiting for %s: %s",
+            campaign_id, report.delivered, report.failed, report.pending, report.sent,
+            100 * report.delivered_share, self._wanted(), outcome.value,
+        )  # fmt: skip
+        return outcome, report
+
+    def _log_ingest(self, ingest: IngestResult) -> None:
+        if ingest.read:
+            self.log.info(
+                "Ingested %d receipts in %d pages: %d settled our messages, %d for other senders or "
+                "already final, %d already stored",
+                ingest.read, ingest.pages, ingest.matched, ingest.unmatched, ingest.duplicates,
+            )  # fmt: skip
+
+    def _report(self, campaign_id: str) -> DeliveryReport:
+        return self.ledger.delivery_report(campaign_id, pending_timeout=self.pending_timeout)
+
+    def _wanted(self) -> str:
+        return describe_condition(self.condition, self.min_delivered_share)
+
+    def _unreachable_message(self, report: DeliveryReport) -> str:
+        return (
+            f"campaign {report.campaign_id} cannot reach {self._wanted()}: every message is final and "
+            f"{report.delivered_share:.2%} were delivered"
+        )
+
+    def _result(self, report: DeliveryReport, outcome: DeliveryOutcome) -> dict[str, Any]:
+        return {**report.to_dict(), "outcome": outcome.value, "condition": self.condition}
+
+    def _succeed(self, report: DeliveryReport, outcome: DeliveryOutcome) -> dict[str, Any]:
+        self.log.info("Delivery condition met (%s).\n%s", self._wanted(), report.as_table())
+        return self._result(report, outcome)
+
+    def _give_up(self, campaign_id: str, outcome: DeliveryOutcome, message: str) -> dict[str, Any]:
+        report = self._report(campaign_id)
+        self.log.warning("%s; on_timeout=%s.\n%s", message, self.on_timeout, report.as_table())
+        if self.on_timeout == "succeed":
+            return self._result(report, outcome)
+        if self.on_timeout == "skip":
+            raise AirflowSkipException(message)
+        self._fail(message)
+
+    @staticmethod
+    def _fail(message: str) -> NoReturn:
+        raise AirflowSensorTimeout(message)

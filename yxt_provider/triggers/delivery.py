@@ -1,0 +1,192 @@
+"""``SmsDeliveryTrigger``: waits in the triggerer for a campaign's delivery, ingesting receipts as it goes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from yxt_provider.client.errors import YxtError
+from yxt_provider.receipts.ingest import IngestResult, adrain_receipts
+from yxt_provider.receipts.progress import (
+    DeliveryOutcome,
+    describe_condition,
+    evaluate_condition,
+    validate_condition,
+)
+
+if TYPE_CHECKING:
+    from yxt_provider.client import YxtClient
+    from yxt_provider.hooks.yxt import YxtHook
+    from yxt_provider.ledger import Ledger
+
+__all__ = ["SmsDeliveryTrigger"]
+
+STATUS_ERROR = "error"
+
+
+def _open_ledger(ledger_conn_id: str | None) -> Ledger:
+    # Imported here: the hook module reads Airflow's configuration, which the trigger's
+    # serialisation on the worker side never needs.
+    from yxt_provider.hooks.ledger import YxtLedgerHook
+
+    return YxtLedgerHook(ledger_conn_id).ledger
+
+
+class SmsDeliveryTrigger(BaseTrigger):
+    """Poll until a campaign meets its delivery condition or the deadline passes.
+
+    Each poll drains the account's receipt queue into the ledger (in a worker thread: the
+    client and ledger are synchronous), then judges the campaign's report from the ledger.
+    Everything it reads is stored, whichever campaign or sender it belongs to.
+
+    Fires one event, a dict with ``status`` (``met``, ``unreachable``, ``timeout`` or
+    ``error``), ``campaign_id``, ``message``, the last counts (``delivered``, ``failed``,
+    ``pending``, ``sent``, ``total``), ``polls`` and ``ingested`` (totals of the drains).
+    The event holds everything the sensor needs to resume (``dag.test()`` drops the kwargs
+    given to ``defer``).
+
+    :param campaign_id: the campaign to wait for.
+    :param yxt_conn_id: the YXT connection to drain receipts with; ``None`` only reads the ledger
+        (when a separate sync DAG ingests).
+    :param ledger_conn_id: the ledger's SQL connection; ``None`` for the embedded SQLite file.
+    :param condition: ``all_final`` or ``delivered_share``.
+    :param min_delivered_share: the threshold for ``delivered_share``.
+    :param deadline: Unix time after which the trigger reports ``timeout``.
+    :param poke_interval: seconds between polls.
+    :param max_pages_per_poke: receipt pages to read at most per poll.
+    :param max_seconds_per_poke: seconds to spend reading receipts at most per poll.
+    """
+
+    def __init__(
+        self,
+        *,
+        campaign_id: str,
+        yxt_conn_id: str | None,
+        ledger_conn_id: str | None,
+        condition: str,
+        min_delivered_share: float | None,
+        deadline: float,
+        poke_interval: float = 60.0,
+        max_pages_per_poke: int = 100,
+        max_seconds_per_poke: float = 30.0,
+    ) -> None:
+        super().__init__()
+        validate_condition(condition, min_delivered_share)
+        self.campaign_id = campaign_id
+        self.yxt_conn_id = yxt_conn_id
+        self.ledger_conn_id = ledger_conn_id
+        self.condition = condition
+        self.min_delivered_share = min_delivered_share
+        self.deadline = float(deadline)
+        self.poke_interval = float(poke_interval)
+        self.max_pages_per_poke = int(max_pages_per_poke)
+        self.max_seconds_per_poke = float(max_seconds_per_poke)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-able kwargs; connection ids only, never credentials."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "campaign_id": self.campaign_id,
+                "yxt_conn_id": self.yxt_conn_id,
+                "ledger_conn_id": self.ledger_conn_id,
+                "condition": self.condition,
+                "min_delivered_share": self.min_delivered_share,
+                "deadline": self.deadline,
+                "poke_interval": self.poke_interval,
+                "max_pages_per_poke": self.max_pages_per_poke,
+                "max_seconds_per_poke": self.max_seconds_per_poke,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Drain, judge, sleep; yield one event when the wait is over."""
+        hook: YxtHook | None = None
+        client: YxtClient | None = None
+        # Hooks are built here, in the triggerer, never carried over from the worker.
+        if self.yxt_conn_id:
+            from yxt_provider.hooks.yxt import YxtHook
+
+            hook = YxtHook(self.yxt_conn_id)
+        try:
+            if hook is not None:
+                try:
+                    client = await hook.aget_conn()
+                except Exception as exc:  # a missing or invalid connection: nothing to retry
+                    yield self._event(STATUS_ERROR, f"cannot use YXT connection {self.yxt_conn_id!r}: {exc}")
+                    return
+            ledger = await asyncio.to_thread(_open_ledger, self.ledger_conn_id)
+            ingested = IngestResult()
+            polls = 0
+            while True:
+                polls += 1
+                if client is not None:
+                    try:
+                        ingested += await adrain_receipts(
+                            client,
+                            ledger,
+                            max_pages=self.max_pages_per_poke,
+                            max_seconds=self.max_seconds_per_poke,
+                        )
+                    except YxtError as exc:
+                        if not exc.retryable:
+                            # Credentials, IP allow-list, signature: waiting will not fix these.
+                            yield self._event(
+                                STATUS_ERROR,
+                                f"reading receipts failed: {exc}",
+                                polls=polls,
+                                ingested=ingested,
+                            )
+                            return
+                        # The client already retried; a gateway blip must not end the wait.
+                        self.log.warning("Reading receipts failed (%s); will try again next poll", exc)
+                report = await asyncio.to_thread(ledger.delivery_report, self.campaign_id)
+                outcome = evaluate_condition(report, self.condition, self.min_delivered_share)
+                if outcome is DeliveryOutcome.WAITING and time.time() >= self.deadline:
+                    outcome = DeliveryOutcome.TIMEOUT
+                if outcome is not DeliveryOutcome.WAITING:
+                    counts = {
+                        k: getattr(report, k) for k in ("total", "sent", "delivered", "failed", "pending")
+                    }
+                    yield self._event(
+                        outcome.value, _describe(outcome, report.delivered_share, self), polls=polls,
+                        ingested=ingested, **counts,
+                    )  # fmt: skip
+                    return
+                self.log.info(
+                    "Campaign %s: %d delivered, %d failed, %d pending of %d sent; waiting",
+                    self.campaign_id, report.delivered, report.failed, report.pending, report.sent,
+                )  # fmt: skip
+                await asyncio.sleep(max(0.0, min(self.poke_interval, self.deadline - time.time())))
+        finally:
+            if hook is not None:
+                hook.close()
+
+    def _event(self, status: str, message: str, *, polls: int = 0, ingested: IngestResult | None = None,
+               **counts: Any) -> TriggerEvent:  # fmt: skip
+        return TriggerEvent(
+            {
+                "status": status,
+                "campaign_id": self.campaign_id,
+                "message": message,
+                "polls": polls,
+                "ingested": (ingested or IngestResult()).to_dict(),
+                **counts,
+            }
+        )
+
+
+def _describe(outcome: DeliveryOutcome, share: float, trigger: SmsDeliveryTrigger) -> str:
+    wanted = describe_condition(trigger.condition, trigger.min_delivered_share)
+    if outcome is DeliveryOutcome.MET:
+        return f"campaign {trigger.campaign_id} reached {wanted}"
+    if outcome is DeliveryOutcome.UNREACHABLE:
+        return (
+            f"campaign {trigger.campaign_id} cannot reach {wanted}: every message is final and "
+            f"{share:.2%} were delivered"
+        )
+    return f"campaign {trigger.campaign_id} did not reach {wanted} before the sensor's timeout"
