@@ -36,13 +36,25 @@ def test_throttle_halves_the_rate_and_success_recovers_it() -> None:
     assert limiter.rate == 10.0  # back to the ceiling, never above
 
 
-def test_unlimited_limiter_starts_pacing_after_a_throttle() -> None:
+def test_unlimited_limiter_starts_pacing_after_a_throttle_and_keeps_probing_up() -> None:
     clock = FakeClock()
     limiter = AdaptiveRateLimiter(None, clock=clock, sleep=clock.sleep)
-    for _ in range(11):
+    for _ in range(100):
         limiter.acquire()
-        clock.now += 0.01  # 100 requests/s observed
+        clock.now += 0.01  # 100 requests/s observed over the last second
     assert limiter.rate is None
     limiter.on_throttled()
-    assert limiter.rate is not None and 60 <= limiter.rate <= 80  # 0.7 x the observed ~100/s
+    assert limiter.rate is not None and 65 <= limiter.rate <= 75  # 0.7 x ~100/s
     assert limiter.throttles == 1
+    for _ in range(100):
+        limiter.on_success()
+    assert limiter.rate > 100  # no ceiling: it probes past the old pace until the next 11
+
+
+def test_observed_pace_is_not_inflated_by_threads_starting_together() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(None, clock=clock, sleep=clock.sleep)
+    for _ in range(4):
+        limiter.acquire()  # four threads starting in the same instant
+    limiter.on_throttled()
+    assert limiter.rate is not None and limiter.rate <= 0.7 * 4 / 0.25

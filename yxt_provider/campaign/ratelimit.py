@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 __all__ = ["AdaptiveRateLimiter"]
+
+_OBSERVATION_WINDOW = 1.0  # seconds
+_MIN_OBSERVATION = 0.25  # seconds
 
 
 class AdaptiveRateLimiter:
     """Paces requests across threads; halves its rate when the gateway throttles, then creeps back.
 
-    :param max_rate: requests per second never exceeded; ``None`` means no ceiling until the
-        gateway throttles (then the limiter starts from the rate it observed).
+    :param max_rate: requests per second never exceeded; ``None`` means unpaced until the
+        gateway throttles, then paced from the rate observed, with no ceiling.
     :param min_rate: the floor the rate never drops below, in requests per second.
     :param decrease: factor applied to the rate on each throttle (multiplicative decrease).
-    :param recover_fraction: share of the ceiling added back per accepted request (additive increase).
+    :param recover_fraction: share of ``max_rate`` (or of the pace observed at the first
+        throttle) added back per accepted request (additive increase).
     :param clock: monotonic clock, replaceable in tests.
     :param sleep: sleep function, replaceable in tests.
     """
@@ -40,13 +45,15 @@ class AdaptiveRateLimiter:
         self.decrease = decrease
         self.recover_fraction = recover_fraction
         self._rate: float | None = max_rate
-        # The rate recovery climbs back to: the configured ceiling, or the pace seen at the first throttle.
-        self._ceiling: float | None = max_rate
+        # Additive increase per accepted request: a share of the configured ceiling, or of the
+        # pace seen at the first throttle when there is no ceiling.
+        self._step = max(max_rate * recover_fraction, 0.1) if max_rate is not None else 0.1
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = clock()
-        self._recent: list[float] = []
+        # Start times of recent requests while unpaced, to learn the pace the gateway refused.
+        self._recent: deque[float] = deque(maxlen=10_000)
         self.throttles = 0
 
     @property
@@ -60,7 +67,6 @@ class AdaptiveRateLimiter:
             now = self._clock()
             if self._rate is None:
                 self._recent.append(now)
-                del self._recent[:-50]
                 return
             # Slots are spaced 1/rate apart; an idle limiter does not bank a burst.
             slot = max(self._next_slot, now)
@@ -69,26 +75,34 @@ class AdaptiveRateLimiter:
             self._sleep(slot - now)
 
     def on_throttled(self) -> None:
-        """The gateway answered code 11: cut the rate."""
+        """The gateway answered code 11: cut the rate (multiplicative decrease)."""
         with self._lock:
             self.throttles += 1
             if self._rate is None:
-                self._ceiling = self._observed_rate()
-            current = self._rate if self._rate is not None else self._ceiling or self.min_rate
-            self._rate = max(self.min_rate, current * self.decrease)
+                observed = self._observed_rate()
+                self._step = max(observed * self.recover_fraction, 0.1)
+                self._rate = observed
+            self._rate = max(self.min_rate, self._rate * self.decrease)
             # Give the gateway's bucket a moment to refill before the next slot.
             self._next_slot = max(self._next_slot, self._clock() + 1.0 / self._rate)
 
     def on_success(self) -> None:
-        """A request was accepted: recover a little of the rate given up."""
+        """A request was accepted: creep back up (additive increase), never past ``max_rate``."""
         with self._lock:
-            if self._rate is None or self._ceiling is None:
+            if self._rate is None:
                 return
-            step = max(self._ceiling * self.recover_fraction, 0.1)
-            self._rate = min(self._ceiling, self._rate + step)
+            self._rate += self._step
+            if self.max_rate is not None:
+                self._rate = min(self.max_rate, self._rate)
 
     def _observed_rate(self) -> float:
-        if len(self._recent) < 2:
-            return 10.0
-        span = self._recent[-1] - self._recent[0]
-        return (len(self._recent) - 1) / span if span > 0 else 100.0
+        """The pace of the requests started in the last second, the pace that was too fast.
+
+        Measured over at least a quarter second: a pool of threads starting in the same
+        instant would otherwise look like thousands of requests per second.
+        """
+        now = self._clock()
+        recent = [started for started in self._recent if started > now - _OBSERVATION_WINDOW]
+        if not recent:
+            return self.min_rate
+        return len(recent) / max(now - recent[0], _MIN_OBSERVATION)
