@@ -137,7 +137,7 @@ def figure_3(workdir: Path, rate: float, batches: int) -> None:
     config = {"rate_limit": rate, "burst": 2, "rate_limit_endpoints": ["send"],
               "faults": [{"endpoint": "send", "kind": "latency", "seconds": 0.02}]}  # fmt: skip
     print(
-        f"3. gateway throttled to R = {rate:.0f} requests/s (code 11 beyond), 20 ms latency, {batches} batches of 100"
+        f"3. gateway throttled to R = {rate:.0f} requests/s (token bucket of 2, code 11 beyond), 20 ms latency, {batches} batches of 100"
     )
     for label, settings in (
         (
