@@ -319,3 +319,42 @@ with DAG("send_shared_id", schedule=None, start_date=pendulum.datetime(2026, 1, 
     assert "was planned by another task" in task_logs.text()
     counts = accepted_numbers(sandbox)
     assert len(counts) == 600 and set(counts.values()) == {1}
+
+
+def test_retry_sends_the_recorded_plan_when_the_source_changed(
+    dag_files: DagFiles, sandbox: SandboxServer, sqlite_ledger: str, task_logs: TaskLogs
+) -> None:
+    def source(start: int) -> str:
+        return send_dag(
+            "send_changed",
+            f"recipients={numbers_expr(1200, start=start)}, content='hi', template_id='{ANY_TEXT}', "
+            "campaign_id='changed'",
+        )
+
+    dag_files.run(source(0), "send_changed")
+    rerun = dag_files.run(source(600), "send_changed")  # half the audience is new now
+    assert task_states(rerun) == {"send": "success"}
+    assert xcom_value(rerun, "send")["sent"] == 0
+    assert "changed since campaign changed was planned" in task_logs.text()
+    counts = accepted_numbers(sandbox)
+    assert set(counts) == {f"138{i:08d}" for i in range(1200)} and set(counts.values()) == {1}
+
+
+def test_recipients_from_object_storage_path(
+    dag_files: DagFiles, sandbox: SandboxServer, sqlite_ledger: str, tmp_path: object
+) -> None:
+    csv_path = f"{tmp_path}/audience.csv"
+    with open(csv_path, "w", encoding="utf-8") as handle:
+        handle.write("mobile,name\n" + "".join(f"135{i:08d},客户{i}\n" for i in range(50)))
+    run = dag_files.run(
+        send_dag(
+            "send_objstore",
+            f"recipients_file=ObjectStoragePath('file://{csv_path}'), content='{{{{ name }}}}好', "
+            f"template_id='{ANY_TEXT}'",
+            preamble="from airflow.sdk import ObjectStoragePath",
+        ),
+        "send_objstore",
+    )
+    assert task_states(run) == {"send": "success"}
+    texts = {n: r.content for r in sandbox.accepted() for n in r.numbers}
+    assert len(texts) == 50 and texts["13500000007"] == "客户7好"
