@@ -60,3 +60,19 @@ def test_other_operational_errors_are_not_retried(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(sa.exc.OperationalError):
         store._retry_transient(transaction)
     assert len(calls) == 1
+
+
+def test_numbers_the_database_quotes_in_its_own_text_are_masked(ledger: Ledger) -> None:
+    import traceback
+
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE yxt_test_phones (phone VARCHAR(11) PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO yxt_test_phones VALUES (:p)"), {"p": PHONE})
+    with pytest.raises(sa.exc.IntegrityError) as info, ledger.engine.begin() as conn:
+        # PostgreSQL answers "DETAIL: Key (phone)=(13912345678) already exists."
+        conn.execute(sa.text("INSERT INTO yxt_test_phones VALUES (:p)"), {"p": PHONE})
+    printed = "".join(traceback.format_exception(info.value))
+    assert PHONE not in printed
+    assert "yxt_test_phones" in printed
+    if ledger.engine.dialect.name == "postgresql":
+        assert "139****5678" in printed and info.value.orig.sqlstate == "23505"  # type: ignore[union-attr]

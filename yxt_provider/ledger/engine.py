@@ -31,7 +31,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
+
+from yxt_provider.client.numbers import mask_numbers_in_text
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "create_ledger_engine", "write_transaction"]
 
@@ -57,10 +59,31 @@ def create_ledger_engine(url: str | sa.URL, **engine_kwargs: Any) -> Engine:
     # task logs). The SQL text is still shown.
     engine_kwargs = {"hide_parameters": True, **engine_kwargs}
     if backend == "sqlite":
-        return _create_sqlite_engine(parsed, engine_kwargs)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
-    kwargs.update(engine_kwargs)
-    return sa.create_engine(parsed, **kwargs)
+        engine = _create_sqlite_engine(parsed, engine_kwargs)
+    else:
+        kwargs: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+            "pool_size": 5,
+            "max_overflow": 5,
+        }
+        kwargs.update(engine_kwargs)
+        engine = sa.create_engine(parsed, **kwargs)
+    event.listen(engine, "handle_error", _mask_numbers_in_error)
+    return engine
+
+
+def _mask_numbers_in_error(context: ExceptionContext) -> None:
+    """Mask phone numbers the database itself wrote into an error.
+
+    ``hide_parameters`` keeps bound values out, but PostgreSQL quotes row values in its
+    own text ("DETAIL: Key (serial_number, phone)=(…, 13800138000) already exists"). Both
+    the driver's exception and SQLAlchemy's wrapper carry that text, and a traceback
+    prints both; the exception types and SQLSTATE stay as they are.
+    """
+    for exc in (context.original_exception, context.sqlalchemy_exception):
+        if exc is not None and exc.args and isinstance(exc.args[0], str):
+            exc.args = (mask_numbers_in_text(exc.args[0]), *exc.args[1:])
 
 
 def _create_sqlite_engine(url: sa.URL, engine_kwargs: dict[str, Any]) -> Engine:
