@@ -23,6 +23,9 @@ from yxt_provider.sensors.delivery import SmsDeliverySensor
 
 # The sandbox's appointment-reminder template: 【{sign}】{name}您好，您预约的{service}将于{time}开始，请准时到达。
 APPOINTMENT_TEMPLATE = "1000000000002"
+# What failed receipts' result codes mean: the YXT interface documents only 0 (delivered),
+# so ask your gateway operator for theirs. 2 is the sandbox's failure code.
+RESULT_MEANINGS = {2: "number unreachable"}
 # Short for the demo; 60 s or more against a real gateway (each poll is one or more report calls).
 POKE_INTERVAL = timedelta(seconds=5)
 
@@ -72,6 +75,7 @@ with DAG(
         poke_interval=POKE_INTERVAL,
         timeout=timedelta(hours=2),
         pending_timeout=timedelta(minutes=30),
+        result_meanings=RESULT_MEANINGS,
     )
 
     report = SmsDeliveryReportOperator(
@@ -80,6 +84,7 @@ with DAG(
         yxt_conn_id="yxt_default",  # read receipts that came in since the sensor finished
         pending_timeout=timedelta(minutes=30),
         csv_path="{{ params.report_csv }}",
+        result_meanings=RESULT_MEANINGS,
         trigger_rule="all_done",  # report also when the sensor failed or was skipped
     )
 

@@ -144,6 +144,7 @@ def main() -> int:
 
         from yxt_provider.hooks.ledger import default_ledger_url
         from yxt_provider.ledger import Ledger
+        from yxt_provider.ledger.report import result_meanings
 
         with create_session() as session:
             row = (
@@ -157,7 +158,8 @@ def main() -> int:
         serials = {b.serial_number for b in ledger.iter_batches(report.campaign_id)}
         ledger.dispose()
         say()
-        say(report.as_table())
+        # The report task's dict carries the DAG's meanings of the failure codes present.
+        say(report.as_table(result_meanings(report_dict.get("failed_code_meanings"))))
         say()
         expected = sandbox.expected_delivery(serials)
         got = {key: report_dict[key] for key in expected}

@@ -107,3 +107,19 @@ def test_export_campaign_csv_to_file_object(campaign: Ledger) -> None:
     out = io.StringIO()
     assert export_campaign_csv(campaign, "c1", out) == 10
     assert out.getvalue().splitlines()[0] == ",".join(CSV_COLUMNS)
+
+
+def test_failure_code_meanings_in_table_and_dict() -> None:
+    from yxt_provider.ledger.report import result_meanings
+
+    report = DeliveryReport(
+        campaign_id="c", total=10, sent=10, delivered=7, failed=3, failed_by_code={2: 2, 9: 1}, pending=0
+    )
+    meanings = result_meanings({"2": "空号", 5: "unused"})
+    assert meanings == {2: "空号", 5: "unused"}
+    table = report.as_table(meanings)
+    assert "failed (code 2: 空号)" in table and "failed (code 9)" in table
+    assert report.to_dict(meanings)["failed_code_meanings"] == {"2": "空号"}  # only codes present
+    assert report.to_dict()["failed_code_meanings"] == {}
+    with pytest.raises(ValueError, match="integers"):
+        result_meanings({"MK:0001": "x"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +23,14 @@ from yxt_provider.ledger import schema, views
 if TYPE_CHECKING:
     from yxt_provider.ledger.store import Ledger
 
-__all__ = ["CSV_COLUMNS", "RESULT_MEANINGS", "DeliveryReport", "describe_result", "export_campaign_csv"]
+__all__ = [
+    "CSV_COLUMNS",
+    "RESULT_MEANINGS",
+    "DeliveryReport",
+    "describe_result",
+    "export_campaign_csv",
+    "result_meanings",
+]
 
 # Receipt result codes other than 0 are specific to the gateway and the mobile operator and
 # are not documented by the YXT interface, so only "delivered" has a known meaning.
@@ -33,16 +40,35 @@ CSV_COLUMNS = ("phone", "serial_number", "batch_index", "status", "result_code",
 _CSV_FETCH_ROWS = 5_000
 
 
-def describe_result(code: int) -> str:
-    """A short human description of a receipt result code: ``delivered`` or ``failed (code N)``.
+def describe_result(code: int, meanings: Mapping[int, str] | None = None) -> str:
+    """A short human description of a receipt result code, e.g. ``failed (code 2: 空号)``.
 
     :param code: the receipt's ``result`` (-1 stands for a failed message without a code).
+    :param meanings: what the account's gateway or carrier says its failure codes mean; the
+        YXT interface documents only 0 (delivered).
     """
     if code in RESULT_MEANINGS:
         return RESULT_MEANINGS[code]
     if code < 0:
         return "failed (no code)"
-    return f"failed (code {code})"
+    meaning = (meanings or {}).get(code)
+    return f"failed (code {code}: {meaning})" if meaning else f"failed (code {code})"
+
+
+def result_meanings(values: Mapping[Any, Any] | None) -> dict[int, str]:
+    """Normalise a ``{code: meaning}`` mapping from a DAG (keys may be strings, as in JSON).
+
+    :raises ValueError: when a key is not an integer code.
+    """
+    normalised: dict[int, str] = {}
+    for code, meaning in (values or {}).items():
+        try:
+            normalised[int(code)] = str(meaning)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"result_meanings keys must be receipt result codes (integers), got {code!r}"
+            ) from None
+    return normalised
 
 
 @dataclass(frozen=True)
@@ -85,8 +111,14 @@ class DeliveryReport:
         """True when every message was sent and has a receipt."""
         return self.not_sent == 0 and self.pending == 0
 
-    def to_dict(self) -> dict[str, Any]:
-        """A small JSON-able dict for XCom (code keys become strings, as JSON requires)."""
+    def to_dict(self, meanings: Mapping[int, str] | None = None) -> dict[str, Any]:
+        """A small JSON-able dict for XCom (code keys become strings, as JSON requires).
+
+        :param meanings: failure-code meanings; those of codes present are included.
+        """
+        known = {
+            str(code): (meanings or {})[code] for code in self.failed_by_code if code in (meanings or {})
+        }
         return {
             "campaign_id": self.campaign_id,
             "total": self.total,
@@ -94,6 +126,7 @@ class DeliveryReport:
             "delivered": self.delivered,
             "failed": self.failed,
             "failed_by_code": {str(code): n for code, n in self.failed_by_code.items()},
+            "failed_code_meanings": known,
             "pending": self.pending,
             "pending_past_timeout": self.pending_past_timeout,
             "not_sent": self.not_sent,
@@ -103,8 +136,11 @@ class DeliveryReport:
             "delivered_share": round(self.delivered_share, 6),
         }
 
-    def as_table(self) -> str:
-        """A plain-text table for task logs."""
+    def as_table(self, meanings: Mapping[int, str] | None = None) -> str:
+        """A plain-text table for task logs.
+
+        :param meanings: failure-code meanings to print beside the codes.
+        """
 
         def pct(n: int, of: int) -> str:
             return f"{100.0 * n / of:6.2f}%" if of else "      -"
@@ -116,7 +152,7 @@ class DeliveryReport:
             ("    failed", self.failed, pct(self.failed, self.sent)),
         ]
         lines += [
-            (f"      {describe_result(code)}", n, pct(n, self.sent))
+            (f"      {describe_result(code, meanings)}", n, pct(n, self.sent))
             for code, n in self.failed_by_code.items()
         ]
         lines.append(("    pending (no receipt yet)", self.pending, pct(self.pending, self.sent)))

@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from yxt_provider.hooks.ledger import YxtLedgerHook
 from yxt_provider.hooks.yxt import YxtHook
 from yxt_provider.ledger import export_campaign_csv
+from yxt_provider.ledger.report import result_meanings as result_meanings_of
 from yxt_provider.receipts.ingest import drain_receipts
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class SmsDeliveryReportOperator(BaseOperator):
         are counted as ``pending_past_timeout``.
     :param csv_path: where to export the per-recipient CSV (templated); ``None`` for no export.
     :param max_pages: receipt pages to read at most when draining first.
+    :param result_meanings: what failure result codes mean for this account
+        (``{2: "空号"}``); printed beside the codes and included in the XCom dict.
     """
 
     template_fields: Sequence[str] = ("campaign_id", "csv_path")
@@ -53,9 +56,11 @@ class SmsDeliveryReportOperator(BaseOperator):
         pending_timeout: float | timedelta | None = None,
         csv_path: Any = None,
         max_pages: int = 100,
+        result_meanings: Mapping[Any, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.result_meanings = result_meanings_of(result_meanings)
         self.campaign_id = campaign_id
         self.ledger_conn_id = ledger_conn_id
         self.yxt_conn_id = yxt_conn_id
@@ -89,8 +94,8 @@ class SmsDeliveryReportOperator(BaseOperator):
                 hook.close()
             self.log.info("Ingested %d receipts first (%d settled messages)", ingest.read, ingest.matched)
         report = self.ledger.delivery_report(campaign_id, pending_timeout=self.pending_timeout)
-        self.log.info("\n%s", report.as_table())
-        result = report.to_dict()
+        self.log.info("\n%s", report.as_table(self.result_meanings))
+        result = report.to_dict(self.result_meanings)
         if self.csv_path:
             rows = self._export(campaign_id, self.csv_path)
             result["csv_path"] = str(self.csv_path)

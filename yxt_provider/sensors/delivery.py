@@ -21,6 +21,7 @@ from yxt_provider.client.errors import YxtError
 from yxt_provider.hooks.ledger import YxtLedgerHook
 from yxt_provider.hooks.yxt import YxtHook
 from yxt_provider.ledger import DeliveryReport
+from yxt_provider.ledger.report import result_meanings as result_meanings_of
 from yxt_provider.receipts.ingest import IngestResult, drain_receipts
 from yxt_provider.receipts.progress import (
     DeliveryOutcome,
@@ -93,6 +94,8 @@ class SmsDeliverySensor(BaseSensorOperator):
         ``[operators] default_deferrable`` (False).
     :param poke_interval: seconds between pokes (default 60).
     :param timeout: seconds to wait in all (default 2 hours).
+    :param result_meanings: what failure result codes mean for this account
+        (``{2: "空号"}``); printed beside the codes in the report and included in its dict.
     """
 
     template_fields: Sequence[str] = ("campaign_id",)
@@ -113,6 +116,7 @@ class SmsDeliverySensor(BaseSensorOperator):
         deferrable: bool | None = None,
         poke_interval: float | timedelta = 60.0,
         timeout: float | timedelta = 2 * 3600,
+        result_meanings: Mapping[Any, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
@@ -136,6 +140,7 @@ class SmsDeliverySensor(BaseSensorOperator):
         self.max_pages_per_poke = max_pages_per_poke
         self.max_seconds_per_poke = max_seconds_per_poke
         self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.result_meanings = result_meanings_of(result_meanings)
 
     # -- resources (built on first use, on the worker; never at parse time) ----------------
 
@@ -290,15 +295,19 @@ class SmsDeliverySensor(BaseSensorOperator):
         )
 
     def _result(self, report: DeliveryReport, outcome: DeliveryOutcome) -> dict[str, Any]:
-        return {**report.to_dict(), "outcome": outcome.value, "condition": self.condition}
+        return {**report.to_dict(self.result_meanings), "outcome": outcome.value, "condition": self.condition}
 
     def _succeed(self, report: DeliveryReport, outcome: DeliveryOutcome) -> dict[str, Any]:
-        self.log.info("Delivery condition met (%s).\n%s", self._wanted(), report.as_table())
+        self.log.info(
+            "Delivery condition met (%s).\n%s", self._wanted(), report.as_table(self.result_meanings)
+        )
         return self._result(report, outcome)
 
     def _give_up(self, campaign_id: str, outcome: DeliveryOutcome, message: str) -> dict[str, Any]:
         report = self._report(campaign_id)
-        self.log.warning("%s; on_timeout=%s.\n%s", message, self.on_timeout, report.as_table())
+        self.log.warning(
+            "%s; on_timeout=%s.\n%s", message, self.on_timeout, report.as_table(self.result_meanings)
+        )
         if self.on_timeout == "succeed":
             return self._result(report, outcome)
         if self.on_timeout == "skip":
