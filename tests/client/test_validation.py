@@ -56,3 +56,20 @@ def test_client_needs_every_credential(field: str) -> None:
     kwargs[field] = ""
     with pytest.raises(ValueError, match=field):
         YxtClient(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "serial", ["2024112512000000000\n1", "20241125120000000001\n", "２０２４１１２５１２００００００００01"]
+)
+def test_serial_must_be_twenty_ascii_digits(serial: str) -> None:
+    with pytest.raises(ValueError, match="20 digits"):
+        build_send_body(["13800138000"], "hi", "1", serial)
+
+
+@pytest.mark.parametrize("request_id", ["1732500000000123456\n", "١٧٣٢٥٠٠٠٠٠٠٠٠١٢٣٤٥٦", "173250000000012345"])
+def test_malformed_request_ids_are_refused(request_id: str) -> None:
+    from yxt_provider.client.request_id import request_id_time_ms
+
+    with pytest.raises(ValueError, match="19 digits"):
+        request_id_time_ms(request_id)
+    assert request_id_time_ms("1732500000000123456") == 1732500000000

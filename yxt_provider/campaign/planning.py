@@ -6,7 +6,7 @@ The plan is what the ledger records before anything is sent; a retry sends the r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,12 +133,6 @@ def plan_fingerprint(template_id: str, plan: CampaignPlan) -> str:
         digest.update(batch.content_hash.encode())
         digest.update(",".join(batch.numbers).encode())
     return digest.hexdigest()
-
-
-def iter_numbers(plan: CampaignPlan) -> Iterator[str]:
-    """Every number in the plan, in send order."""
-    for batch in plan.batches:
-        yield from batch.numbers
 
 
 def render_with(template: Any, base_context: dict[str, Any]) -> Callable[[Recipient], str]:

@@ -43,7 +43,7 @@ PATH_REPORT = "/info/sms/report"
 PATH_QUERY = "/info/sms/reply/query"
 PATH_CONFIRM = "/info/sms/reply/confirm"
 MAX_NUMBERS_PER_REQUEST = 1000
-SERIAL_PATTERN = re.compile(r"^\d{20}$")
+SERIAL_PATTERN = re.compile(r"[0-9]{20}")
 SEND_TYPE_SMS = "1"
 _JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 
@@ -70,7 +70,7 @@ def build_send_body(
         raise ValueError("message content is empty; give the text to send")
     if not isinstance(template_id, str) or not template_id.strip():
         raise ValueError("template_id is empty; give the id of the template registered with the gateway")
-    if not isinstance(serial_number, str) or not SERIAL_PATTERN.match(serial_number):
+    if not isinstance(serial_number, str) or not SERIAL_PATTERN.fullmatch(serial_number):
         raise ValueError(f"serial number must be exactly 20 digits, got {serial_number!r}")
     return {
         "type": SEND_TYPE_SMS,

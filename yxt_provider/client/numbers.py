@@ -8,6 +8,7 @@ from collections.abc import Iterable
 __all__ = [
     "InvalidNumberError",
     "is_mobile",
+    "is_mobile_list",
     "mask_number",
     "mask_numbers_in_text",
     "normalize_number",
@@ -77,9 +78,14 @@ def normalize_numbers(numbers: Iterable[object]) -> list[str]:
     except TypeError:
         joined = ""
     # One regex pass over the joined list; the length check rules out items holding commas.
-    if joined and len(joined) == 12 * len(items) - 1 and _MOBILE_LIST.fullmatch(joined):
+    if joined and len(joined) == 12 * len(items) - 1 and is_mobile_list(joined):
         return items  # type: ignore[return-value]
     return [normalize_number(n) for n in items]
+
+
+def is_mobile_list(text: str) -> bool:
+    """True when ``text`` is normalised mobile numbers joined by commas, as ``userNumber`` carries them."""
+    return bool(_MOBILE_LIST.fullmatch(text))
 
 
 def is_mobile(number: str) -> bool:

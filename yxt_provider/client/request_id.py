@@ -8,7 +8,7 @@ import time
 
 __all__ = ["REQUEST_ID_PATTERN", "new_request_id", "request_id_time_ms"]
 
-REQUEST_ID_PATTERN = re.compile(r"^\d{19}$")
+REQUEST_ID_PATTERN = re.compile(r"[0-9]{19}")
 
 
 def new_request_id(now_ms: int | None = None) -> str:
@@ -19,6 +19,6 @@ def new_request_id(now_ms: int | None = None) -> str:
 
 def request_id_time_ms(request_id: str) -> int:
     """Return the millisecond timestamp carried by ``request_id`` (raises ``ValueError`` if malformed)."""
-    if not REQUEST_ID_PATTERN.match(request_id):
+    if not REQUEST_ID_PATTERN.fullmatch(request_id):
         raise ValueError("request id must be 19 digits: 13-digit Unix milliseconds + 6 random digits")
     return int(request_id[:13])

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from yxt_provider.client.client import MAX_NUMBERS_PER_REQUEST, SERIAL_PATTERN
-from yxt_provider.client.numbers import is_mobile, mask_number
-from yxt_provider.client.request_id import REQUEST_ID_PATTERN
+from yxt_provider.client.numbers import is_mobile, is_mobile_list, mask_number
+from yxt_provider.client.request_id import request_id_time_ms
 from yxt_provider.client.signing import sign
 from yxt_provider.sandbox.config import ENDPOINTS, SandboxConfig
 from yxt_provider.sandbox.faults import FaultAction, FaultPlan
@@ -68,7 +68,6 @@ MESSAGES: dict[int, str] = {
 _HEADERS = ("x-sp-code", "x-app-key", "x-request-id", "x-sign")
 _SEND_FIELDS = ("type", "userNumber", "templateId", "messageContent", "serialNumber")
 # One C-level match validates a whole 1000-number list; the slow path only names the culprit.
-_NUMBER_LIST = re.compile(r"1[3-9]\d{9}(?:,1[3-9]\d{9})*")
 _PLACEHOLDER = re.compile(r"\{[^{}]+\}")
 
 
@@ -279,7 +278,9 @@ class SandboxState:
         if missing:
             return None, _error(505, f"missing header {', '.join(missing)}")
         request_id = str(values["x-request-id"])
-        if not REQUEST_ID_PATTERN.match(request_id):
+        try:
+            sent_ms = request_id_time_ms(request_id)
+        except ValueError:
             return None, _error(1, "x-request-id must be 19 digits (13-digit Unix ms + 6 random digits)")
         if values["x-app-key"] != cfg.app_key:
             return None, _error(3, "unknown x-app-key")
@@ -302,7 +303,7 @@ class SandboxState:
             given = given.lower()
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return params, _error(35)
-        skew_ms = abs(time.time() * 1000 - int(request_id[:13]))
+        skew_ms = abs(time.time() * 1000 - sent_ms)
         if skew_ms > cfg.request_max_age * 1000:
             return params, _error(507, f"x-request-id is {skew_ms / 1000:.0f}s off the gateway clock")
         return params, None
@@ -328,13 +329,13 @@ class SandboxState:
         if params["type"] != "1":
             return _error(39, 'type must be "1" (SMS)')
         serial = params["serialNumber"]
-        if not SERIAL_PATTERN.match(serial):
+        if not SERIAL_PATTERN.fullmatch(serial):
             return _error(14, "serialNumber must be 20 digits")
         user_number: str = params["userNumber"]
         if user_number.count(",") + 1 > MAX_NUMBERS_PER_REQUEST:
             return _error(9)
         numbers = user_number.split(",")
-        if not _NUMBER_LIST.fullmatch(user_number):
+        if not is_mobile_list(user_number):
             bad = next((n for n in numbers if not is_mobile(n)), "")
             return _error(1, f"userNumber {mask_number(bad)!r} is not a mobile number")
         template_id: str = params["templateId"]
