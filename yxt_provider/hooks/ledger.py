@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from airflow.configuration import conf
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowFailException
 
 from yxt_provider.ledger.store import Ledger
 
-__all__ = ["DEFAULT_LEDGER_FILENAME", "YxtLedgerHook", "default_ledger_url"]
+__all__ = ["DEFAULT_LEDGER_FILENAME", "YxtLedgerHook", "campaign_id_of", "default_ledger_url"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,20 @@ def default_ledger_url() -> str:
     home = os.environ.get("AIRFLOW_HOME") or conf.get("core", "airflow_home", fallback=None) or "~/airflow"
     path = Path(home).expanduser() / DEFAULT_LEDGER_FILENAME
     return f"sqlite:///{path}"
+
+
+def campaign_id_of(value: Any) -> str:
+    """The campaign id in ``value``: an id, or ``SendSmsOperator``'s summary dict (``send.output``).
+
+    :raises AirflowFailException: when ``value`` holds no campaign id.
+    """
+    if isinstance(value, Mapping):  # the send task's whole summary
+        value = value.get("campaign_id")
+    if not isinstance(value, str) or not value.strip():
+        raise AirflowFailException(
+            f"campaign_id must be a campaign id or the send task's summary (send.output), got {value!r}"
+        )
+    return value.strip()
 
 
 def _ledger_for(url: str) -> Ledger:
@@ -88,3 +105,15 @@ class YxtLedgerHook(BaseHook):
     def get_conn(self) -> Ledger:
         """Return :attr:`ledger`."""
         return self.ledger
+
+    def require_campaign(self, campaign_id: str) -> None:
+        """Fail the task, saying where it looked, when ``campaign_id`` was never planned in this ledger.
+
+        :param campaign_id: the campaign.
+        :raises AirflowFailException: when the ledger has no such campaign.
+        """
+        if self.ledger.get_campaign(campaign_id) is None:
+            raise AirflowFailException(
+                f"campaign {campaign_id!r} is not in the ledger; check campaign_id and that ledger_conn_id "
+                f"({self.ledger_conn_id or 'embedded SQLite'}) is the ledger the send task used"
+            )

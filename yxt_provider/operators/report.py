@@ -8,9 +8,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
-from yxt_provider.hooks.ledger import YxtLedgerHook
+from yxt_provider.hooks.ledger import YxtLedgerHook, campaign_id_of
 from yxt_provider.hooks.yxt import YxtHook
 from yxt_provider.ledger import export_campaign_csv
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
@@ -73,19 +72,19 @@ class SmsDeliveryReportOperator(BaseOperator):
         self.max_pages = max_pages
 
     @cached_property
+    def ledger_hook(self) -> YxtLedgerHook:
+        """The ledger's hook (built on first use)."""
+        return YxtLedgerHook(self.ledger_conn_id)
+
+    @cached_property
     def ledger(self) -> Ledger:
         """The ledger (built on first use)."""
-        return YxtLedgerHook(self.ledger_conn_id).ledger
+        return self.ledger_hook.ledger
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Drain (optional), report, export (optional); return the report dict."""
-        campaign_id = self.campaign_id
-        if isinstance(campaign_id, Mapping):
-            campaign_id = campaign_id.get("campaign_id")
-        if not isinstance(campaign_id, str) or not campaign_id:
-            raise AirflowFailException(f"campaign_id must be a campaign id, got {campaign_id!r}")
-        if self.ledger.get_campaign(campaign_id) is None:
-            raise AirflowFailException(f"campaign {campaign_id!r} is not in the ledger")
+        campaign_id = campaign_id_of(self.campaign_id)
+        self.ledger_hook.require_campaign(campaign_id)
         if self.yxt_conn_id:
             hook = YxtHook(self.yxt_conn_id)
             try:

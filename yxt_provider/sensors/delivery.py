@@ -18,7 +18,7 @@ from airflow.sdk.exceptions import (
 )
 
 from yxt_provider.client.errors import YxtError
-from yxt_provider.hooks.ledger import YxtLedgerHook
+from yxt_provider.hooks.ledger import YxtLedgerHook, campaign_id_of
 from yxt_provider.hooks.yxt import YxtHook
 from yxt_provider.ledger import DeliveryReport
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
@@ -145,9 +145,14 @@ class SmsDeliverySensor(BaseSensorOperator):
     # -- resources (built on first use, on the worker; never at parse time) ----------------
 
     @cached_property
+    def ledger_hook(self) -> YxtLedgerHook:
+        """The ledger's hook."""
+        return YxtLedgerHook(self.ledger_conn_id)
+
+    @cached_property
     def ledger(self) -> Ledger:
         """The ledger the campaign was planned in."""
-        return YxtLedgerHook(self.ledger_conn_id).ledger
+        return self.ledger_hook.ledger
 
     @cached_property
     def yxt_hook(self) -> YxtHook | None:
@@ -159,11 +164,7 @@ class SmsDeliverySensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         """Check once; then wait by poking (worker) or deferring (triggerer)."""
         campaign_id = self._campaign_id()
-        if self.ledger.get_campaign(campaign_id) is None:
-            raise AirflowFailException(
-                f"campaign {campaign_id!r} is not in the ledger; check campaign_id and that ledger_conn_id "
-                f"({self.ledger_conn_id or 'embedded SQLite'}) is the ledger the send task used"
-            )
+        self.ledger_hook.require_campaign(campaign_id)
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -240,14 +241,7 @@ class SmsDeliverySensor(BaseSensorOperator):
     # -- helpers ------------------------------------------------------------------------------
 
     def _campaign_id(self) -> str:
-        value = self.campaign_id
-        if isinstance(value, Mapping):  # the send task's whole summary
-            value = value.get("campaign_id")
-        if not isinstance(value, str) or not value.strip():
-            raise AirflowFailException(
-                f"campaign_id must be a campaign id or the send task's summary (send.output), got {value!r}"
-            )
-        return value.strip()
+        return campaign_id_of(self.campaign_id)
 
     def _check(self, campaign_id: str) -> tuple[DeliveryOutcome, DeliveryReport]:
         hook = self.yxt_hook
