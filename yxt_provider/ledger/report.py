@@ -29,6 +29,7 @@ __all__ = [
     "DeliveryReport",
     "describe_result",
     "export_campaign_csv",
+    "pending_timeout_of",
     "result_meanings",
 ]
 
@@ -53,6 +54,11 @@ def describe_result(code: int, meanings: Mapping[int, str] | None = None) -> str
         return "failed (no code)"
     meaning = (meanings or {}).get(code)
     return f"failed (code {code}: {meaning})" if meaning else f"failed (code {code})"
+
+
+def pending_timeout_of(value: float | timedelta | None) -> timedelta | None:
+    """A report's ``pending_timeout`` as DAG authors give it: seconds, a timedelta, or ``None``."""
+    return value if value is None or isinstance(value, timedelta) else timedelta(seconds=value)
 
 
 def result_meanings(values: Mapping[Any, Any] | None) -> dict[int, str]:

@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from yxt_provider.hooks.ledger import YxtLedgerHook, campaign_id_of
 from yxt_provider.hooks.yxt import YxtHook
 from yxt_provider.ledger import export_campaign_csv
+from yxt_provider.ledger.report import pending_timeout_of
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
 from yxt_provider.receipts.ingest import drain_receipts
 
@@ -63,11 +64,7 @@ class SmsDeliveryReportOperator(BaseOperator):
         self.campaign_id = campaign_id
         self.ledger_conn_id = ledger_conn_id
         self.yxt_conn_id = yxt_conn_id
-        self.pending_timeout = (
-            pending_timeout
-            if pending_timeout is None or isinstance(pending_timeout, timedelta)
-            else timedelta(seconds=pending_timeout)
-        )
+        self.pending_timeout = pending_timeout_of(pending_timeout)
         self.csv_path = csv_path
         self.max_pages = max_pages
 

@@ -21,6 +21,7 @@ from yxt_provider.client.errors import YxtError
 from yxt_provider.hooks.ledger import YxtLedgerHook, campaign_id_of
 from yxt_provider.hooks.yxt import YxtHook
 from yxt_provider.ledger import DeliveryReport
+from yxt_provider.ledger.report import pending_timeout_of
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
 from yxt_provider.receipts.ingest import IngestResult, drain_receipts
 from yxt_provider.receipts.progress import (
@@ -130,13 +131,7 @@ class SmsDeliverySensor(BaseSensorOperator):
         self.ledger_conn_id = ledger_conn_id
         self.condition = condition
         self.on_timeout = on_timeout
-        self.pending_timeout = (
-            None
-            if pending_timeout is None
-            else pending_timeout
-            if isinstance(pending_timeout, timedelta)
-            else timedelta(seconds=pending_timeout)
-        )
+        self.pending_timeout = pending_timeout_of(pending_timeout)
         self.max_pages_per_poke = max_pages_per_poke
         self.max_seconds_per_poke = max_seconds_per_poke
         self.deferrable = default_deferrable() if deferrable is None else deferrable
