@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "CONNECTION_TYPE",
+    "DEFAULT_CONN_ID",
     "INTEGRATION_NAME",
     "YXT_CONN_FIELDS",
     "YXT_UI_FIELD_BEHAVIOUR",
@@ -24,6 +25,8 @@ __all__ = [
 PACKAGE_NAME = "yxt-provider"
 INTEGRATION_NAME = "YXT SMS"
 CONNECTION_TYPE = "yxt"
+# The connection id hooks, operators and sensors use when none is given.
+DEFAULT_CONN_ID = "yxt_default"
 HOOK_CLASS_NAME = "yxt_provider.hooks.yxt.YxtHook"
 # Keep in step with ``yxt_provider.__version__`` (not imported here to keep discovery import-free).
 VERSION = "0.1.0"

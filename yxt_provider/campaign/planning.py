@@ -133,16 +133,3 @@ def plan_fingerprint(template_id: str, plan: CampaignPlan) -> str:
         digest.update(batch.content_hash.encode())
         digest.update(",".join(batch.numbers).encode())
     return digest.hexdigest()
-
-
-def render_with(template: Any, base_context: dict[str, Any]) -> Callable[[Recipient], str]:
-    """Return a renderer of a compiled Jinja ``template`` with the base context plus each recipient's variables.
-
-    Variables are reachable both by name (``{{ name }}``) and as ``{{ recipient.name }}``.
-    """
-
-    def render(recipient: Recipient) -> str:
-        variables = dict(recipient.variables)
-        return str(template.render({**base_context, **variables, "recipient": variables}))
-
-    return render

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from yxt_provider.campaign.errors import CampaignIncompleteError, CampaignStoppedError
 from yxt_provider.campaign.ratelimit import AdaptiveRateLimiter
 from yxt_provider.client.client import YxtClient, build_send_body
 from yxt_provider.client.errors import (
@@ -124,32 +125,6 @@ class SendOutcome:
     def unsent_recipients(self) -> int:
         """Recipients whose batch is not sent yet."""
         return self.recipients - self.accepted_recipients
-
-
-class CampaignStoppedError(Exception):
-    """A non-retryable gateway error stopped the campaign; what was sent stays sent.
-
-    :param message: what happened, with counts and how to resume.
-    :param cause: the gateway error.
-    :param outcome: counts at the moment it stopped.
-    """
-
-    def __init__(self, message: str, cause: BaseException, outcome: SendOutcome) -> None:
-        super().__init__(message)
-        self.cause = cause
-        self.outcome = outcome
-
-
-class CampaignIncompleteError(Exception):
-    """Some batches could not be sent for transient reasons; a retry resumes with them.
-
-    :param message: what happened, with counts.
-    :param outcome: counts at the end of the pass.
-    """
-
-    def __init__(self, message: str, outcome: SendOutcome) -> None:
-        super().__init__(message)
-        self.outcome = outcome
 
 
 class CampaignSender:

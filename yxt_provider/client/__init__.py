@@ -1,14 +1,25 @@
 """The YXT gateway protocol: signing, request ids, errors, typed results and ``YxtClient``.
 
 Nothing here imports Airflow; the client works in any Python program.
+
+The names below load on first use (PEP 562): importing a light submodule such as
+:mod:`yxt_provider.client.protocol` or :mod:`yxt_provider.client.numbers` then costs no
+``requests`` import, which keeps DAG files that import an operator fast to parse.
 """
 
-from yxt_provider.client.client import MAX_NUMBERS_PER_REQUEST, YxtClient, build_send_body
-from yxt_provider.client.errors import YxtError, error_for_code
-from yxt_provider.client.models import Receipt, Reply, ReplyPage, SendResult
-from yxt_provider.client.numbers import InvalidNumberError, mask_number, normalize_number
-from yxt_provider.client.retry import RetrySettings
-from yxt_provider.client.signing import sign
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from yxt_provider.client.client import YxtClient
+    from yxt_provider.client.errors import YxtError, error_for_code
+    from yxt_provider.client.models import Receipt, Reply, ReplyPage, SendResult
+    from yxt_provider.client.numbers import InvalidNumberError, mask_number, normalize_number
+    from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST, build_send_body
+    from yxt_provider.client.retry import RetrySettings
+    from yxt_provider.client.signing import sign
 
 __all__ = [
     "MAX_NUMBERS_PER_REQUEST",
@@ -26,3 +37,33 @@ __all__ = [
     "normalize_number",
     "sign",
 ]
+
+_HOMES = {
+    "YxtClient": "client",
+    "YxtError": "errors",
+    "error_for_code": "errors",
+    "Receipt": "models",
+    "Reply": "models",
+    "ReplyPage": "models",
+    "SendResult": "models",
+    "InvalidNumberError": "numbers",
+    "mask_number": "numbers",
+    "normalize_number": "numbers",
+    "MAX_NUMBERS_PER_REQUEST": "protocol",
+    "build_send_body": "protocol",
+    "RetrySettings": "retry",
+    "sign": "signing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

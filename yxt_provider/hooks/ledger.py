@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
-from yxt_provider.ledger.store import Ledger
+from yxt_provider.campaign.errors import CampaignIdError
+from yxt_provider.campaign.identity import campaign_id_of
 
-__all__ = ["DEFAULT_LEDGER_FILENAME", "YxtLedgerHook", "campaign_id_of", "default_ledger_url"]
+if TYPE_CHECKING:
+    from yxt_provider.ledger.store import Ledger
+
+__all__ = ["DEFAULT_LEDGER_FILENAME", "YxtLedgerHook", "default_ledger_url"]
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +39,10 @@ def default_ledger_url() -> str:
     return f"sqlite:///{path}"
 
 
-def campaign_id_of(value: Any) -> str:
-    """The campaign id in ``value``: an id, or ``SendSmsOperator``'s summary dict (``send.output``).
-
-    :raises AirflowFailException: when ``value`` holds no campaign id.
-    """
-    if isinstance(value, Mapping):  # the send task's whole summary
-        value = value.get("campaign_id")
-    if not isinstance(value, str) or not value.strip():
-        raise AirflowFailException(
-            f"campaign_id must be a campaign id or the send task's summary (send.output), got {value!r}"
-        )
-    return value.strip()
-
-
 def _ledger_for(url: str) -> Ledger:
+    # Imported here: SQLAlchemy's engine and the ledger load when a task runs, not at parse time.
+    from yxt_provider.ledger.store import Ledger
+
     with _LEDGERS_LOCK:
         ledger = _LEDGERS.get(url)
         if ledger is None:
@@ -106,14 +98,21 @@ class YxtLedgerHook(BaseHook):
         """Return :attr:`ledger`."""
         return self.ledger
 
-    def require_campaign(self, campaign_id: str) -> None:
-        """Fail the task, saying where it looked, when ``campaign_id`` was never planned in this ledger.
+    def require_campaign(self, value: Any) -> str:
+        """The campaign id in ``value``, checked to be in this ledger; the task fails otherwise.
 
-        :param campaign_id: the campaign.
-        :raises AirflowFailException: when the ledger has no such campaign.
+        :param value: a campaign id, or the send task's summary (``send.output``).
+        :returns: the campaign id.
+        :raises AirflowFailException: when ``value`` holds no campaign id, or the ledger has no
+            such campaign (the message says where it looked).
         """
+        try:
+            campaign_id = campaign_id_of(value)
+        except CampaignIdError as exc:
+            raise AirflowFailException(str(exc)) from exc
         if self.ledger.get_campaign(campaign_id) is None:
             raise AirflowFailException(
                 f"campaign {campaign_id!r} is not in the ledger; check campaign_id and that ledger_conn_id "
                 f"({self.ledger_conn_id or 'embedded SQLite'}) is the ledger the send task used"
             )
+        return campaign_id

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from yxt_provider.hooks.ledger import YxtLedgerHook
-from yxt_provider.hooks.yxt import YxtHook
-from yxt_provider.receipts.ingest import DEFAULT_MAX_PAGES, DEFAULT_MAX_SECONDS, drain_receipts
+from yxt_provider.get_provider_info import DEFAULT_CONN_ID
+from yxt_provider.receipts.ingest import DEFAULT_MAX_PAGES, DEFAULT_MAX_SECONDS
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from yxt_provider.hooks.yxt import YxtHook
     from yxt_provider.ledger import Ledger, ReceiptIngestCounts
 
 __all__ = ["FetchReceiptsOperator"]
@@ -31,20 +32,20 @@ class FetchReceiptsOperator(BaseOperator):
     messages), ``unmatched`` (another sender's, or a message already final), ``pages``,
     ``stopped`` (``exhausted``, ``max_pages`` or ``max_seconds``) and ``elapsed_seconds``.
 
-    :param yxt_conn_id: the YXT connection.
-    :param ledger_conn_id: the ledger's SQL connection; default the embedded SQLite file.
+    :param yxt_conn_id: the YXT connection (templated).
+    :param ledger_conn_id: the ledger's SQL connection (templated); default the embedded SQLite file.
     :param max_pages: pages to read at most.
     :param max_seconds: stop requesting pages after this many seconds (keep it below the
         schedule interval so runs do not pile up).
     """
 
-    template_fields = ("max_pages", "max_seconds")
+    template_fields: Sequence[str] = ("max_pages", "max_seconds", "yxt_conn_id", "ledger_conn_id")
     ui_color = "#eaf2e3"
 
     def __init__(
         self,
         *,
-        yxt_conn_id: str = YxtHook.default_conn_name,
+        yxt_conn_id: str = DEFAULT_CONN_ID,
         ledger_conn_id: str | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
         max_seconds: float = DEFAULT_MAX_SECONDS,
@@ -59,15 +60,21 @@ class FetchReceiptsOperator(BaseOperator):
     @cached_property
     def hook(self) -> YxtHook:
         """The YXT hook (built on first use)."""
+        from yxt_provider.hooks.yxt import YxtHook
+
         return YxtHook(self.yxt_conn_id)
 
     @cached_property
     def ledger(self) -> Ledger:
         """The ledger (built on first use)."""
+        from yxt_provider.hooks.ledger import YxtLedgerHook
+
         return YxtLedgerHook(self.ledger_conn_id).ledger
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Drain the queue; return the counts."""
+        from yxt_provider.receipts.ingest import drain_receipts
+
         pages = 0
 
         def progress(counts: ReceiptIngestCounts) -> None:

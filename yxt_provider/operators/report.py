@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from yxt_provider.hooks.ledger import YxtLedgerHook, campaign_id_of
-from yxt_provider.hooks.yxt import YxtHook
-from yxt_provider.ledger import export_campaign_csv
 from yxt_provider.ledger.report import pending_timeout_of
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
-from yxt_provider.receipts.ingest import drain_receipts
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from yxt_provider.hooks.ledger import YxtLedgerHook
     from yxt_provider.ledger import Ledger
 
 __all__ = ["SmsDeliveryReportOperator"]
@@ -34,8 +31,8 @@ class SmsDeliveryReportOperator(BaseOperator):
     logged) to a local path or any ``ObjectStoragePath`` URL (``s3://...``, ``file://...``).
 
     :param campaign_id: the campaign (templated); a ``SendSmsOperator`` summary dict works too.
-    :param ledger_conn_id: the ledger's SQL connection; default the embedded SQLite file.
-    :param yxt_conn_id: when set, drain the receipt queue into the ledger before reporting.
+    :param ledger_conn_id: the ledger's SQL connection (templated); default the embedded SQLite file.
+    :param yxt_conn_id: when set, drain the receipt queue into the ledger before reporting (templated).
     :param pending_timeout: seconds (or a timedelta): messages sent longer ago without a receipt
         are counted as ``pending_past_timeout``.
     :param csv_path: where to export the per-recipient CSV (templated); ``None`` for no export.
@@ -44,7 +41,7 @@ class SmsDeliveryReportOperator(BaseOperator):
         (``{2: "空号"}``); printed beside the codes and included in the XCom dict.
     """
 
-    template_fields: Sequence[str] = ("campaign_id", "csv_path")
+    template_fields: Sequence[str] = ("campaign_id", "csv_path", "ledger_conn_id", "yxt_conn_id")
     ui_color = "#f4efe3"
 
     def __init__(
@@ -71,6 +68,8 @@ class SmsDeliveryReportOperator(BaseOperator):
     @cached_property
     def ledger_hook(self) -> YxtLedgerHook:
         """The ledger's hook (built on first use)."""
+        from yxt_provider.hooks.ledger import YxtLedgerHook
+
         return YxtLedgerHook(self.ledger_conn_id)
 
     @cached_property
@@ -80,8 +79,10 @@ class SmsDeliveryReportOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Drain (optional), report, export (optional); return the report dict."""
-        campaign_id = campaign_id_of(self.campaign_id)
-        self.ledger_hook.require_campaign(campaign_id)
+        from yxt_provider.hooks.yxt import YxtHook
+        from yxt_provider.receipts.ingest import drain_receipts
+
+        campaign_id = self.ledger_hook.require_campaign(self.campaign_id)
         if self.yxt_conn_id:
             hook = YxtHook(self.yxt_conn_id)
             try:
@@ -99,6 +100,8 @@ class SmsDeliveryReportOperator(BaseOperator):
         return result
 
     def _export(self, campaign_id: str, target: Any) -> int:
+        from yxt_provider.ledger import export_campaign_csv
+
         if isinstance(target, str) and "://" in target:
             from airflow.sdk import ObjectStoragePath
 

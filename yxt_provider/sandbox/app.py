@@ -12,13 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
 from yxt_provider.client.client import PATH_CONFIRM, PATH_QUERY, PATH_REPORT, PATH_SEND
 from yxt_provider.sandbox.protocol import drop_connection
 from yxt_provider.sandbox.state import SandboxState
 
-__all__ = ["CONTROL_PREFIX", "create_app"]
+__all__ = ["CONTROL_PREFIX", "control_router", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,74 @@ def _json(data: Any, status_code: int = 200) -> Response:
     return Response(
         json.dumps(data, ensure_ascii=False).encode(), status_code=status_code, media_type="application/json"
     )
+
+
+def control_router(state: SandboxState) -> APIRouter:
+    """The ``/_sandbox/`` control plane: inspect, reconfigure, reset, inject replies.
+
+    Included only when the sandbox starts with ``control`` on. Turning ``control`` off at
+    runtime (``configure(control=False)``) makes every route answer 404 again, as if absent.
+
+    :param state: the sandbox's state.
+    """
+
+    def control_on() -> None:
+        if not state.config.control:
+            raise HTTPException(status_code=404, detail="Not Found")
+
+    router = APIRouter(prefix=CONTROL_PREFIX, dependencies=[Depends(control_on)])
+
+    @router.get("/accepted")
+    async def accepted() -> Response:
+        return _json([request.to_json() for request in state.accepted()])
+
+    @router.get("/truth")
+    async def truth() -> Response:
+        return _json([planned.to_json() for planned in state.truth()])
+
+    @router.get("/counters")
+    async def counters() -> Response:
+        return _json(state.counters())
+
+    @router.post("/reset")
+    async def reset() -> Response:
+        state.reset()
+        return _json({"reset": True})
+
+    @router.get("/config")
+    async def get_config() -> Response:
+        return _json(state.config.to_public_dict())
+
+    @router.post("/config")
+    async def set_config(request: Request) -> Response:
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("the body must be a JSON object of config fields")
+            new = state.configure(**changes)
+        except (ValueError, TypeError) as exc:
+            return _json({"detail": str(exc)}, 400)
+        return _json(new.to_public_dict())
+
+    @router.post("/replies")
+    async def replies(request: Request) -> Response:
+        try:
+            payload = json.loads(await request.body() or b"null")
+            items = payload if isinstance(payload, list) else [payload]
+            ids = [
+                state.inject_reply(
+                    item["callMdn"],
+                    item["content"],
+                    user_number=item.get("userNumber") or "",
+                    reply_time=item.get("replyTime"),
+                )
+                for item in items
+            ]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return _json({"detail": f"expected {{callMdn, content, userNumber?, replyTime?}}: {exc!r}"}, 400)
+        return _json({"ids": ids})
+
+    return router
 
 
 def create_app(state: SandboxState) -> FastAPI:
@@ -71,73 +139,6 @@ def create_app(state: SandboxState) -> FastAPI:
     for endpoint, path in _ROUTES.items():
         app.add_api_route(path, gateway_route(endpoint), methods=["POST"])
 
-    def control_enabled() -> bool:
-        return state.config.control
-
-    not_found = {"detail": "Not Found"}
-
-    @app.get(CONTROL_PREFIX + "/accepted")
-    async def accepted() -> Response:
-        if not control_enabled():
-            return _json(not_found, 404)
-        return _json([request.to_json() for request in state.accepted()])
-
-    @app.get(CONTROL_PREFIX + "/truth")
-    async def truth() -> Response:
-        if not control_enabled():
-            return _json(not_found, 404)
-        return _json([planned.to_json() for planned in state.truth()])
-
-    @app.get(CONTROL_PREFIX + "/counters")
-    async def counters() -> Response:
-        if not control_enabled():
-            return _json(not_found, 404)
-        return _json(state.counters())
-
-    @app.post(CONTROL_PREFIX + "/reset")
-    async def reset() -> Response:
-        if not control_enabled():
-            return _json(not_found, 404)
-        state.reset()
-        return _json({"reset": True})
-
-    @app.get(CONTROL_PREFIX + "/config")
-    async def get_config() -> Response:
-        if not control_enabled():
-            return _json(not_found, 404)
-        return _json(state.config.to_public_dict())
-
-    @app.post(CONTROL_PREFIX + "/config")
-    async def set_config(request: Request) -> Response:
-        if not control_enabled():
-            return _json(not_found, 404)
-        try:
-            changes = json.loads(await request.body() or b"{}")
-            if not isinstance(changes, dict):
-                raise ValueError("the body must be a JSON object of config fields")
-            new = state.configure(**changes)
-        except (ValueError, TypeError) as exc:
-            return _json({"detail": str(exc)}, 400)
-        return _json(new.to_public_dict())
-
-    @app.post(CONTROL_PREFIX + "/replies")
-    async def replies(request: Request) -> Response:
-        if not control_enabled():
-            return _json(not_found, 404)
-        try:
-            payload = json.loads(await request.body() or b"null")
-            items = payload if isinstance(payload, list) else [payload]
-            ids = [
-                state.inject_reply(
-                    item["callMdn"],
-                    item["content"],
-                    user_number=item.get("userNumber") or "",
-                    reply_time=item.get("replyTime"),
-                )
-                for item in items
-            ]
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            return _json({"detail": f"expected {{callMdn, content, userNumber?, replyTime?}}: {exc!r}"}, 400)
-        return _json({"ids": ids})
-
+    if state.config.control:
+        app.include_router(control_router(state))
     return app

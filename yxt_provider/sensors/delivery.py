@@ -1,4 +1,11 @@
-"""``SmsDeliverySensor``: wait until a campaign's messages are delivered, without holding a worker."""
+"""``SmsDeliverySensor``: wait until a campaign's messages are delivered, without holding a worker.
+
+Timeouts are Airflow's own: ``timeout`` bounds the wait in both modes, and ``soft_fail``
+turns a timeout into a skip, exactly as for every Airflow sensor. ``on_timeout`` only adds
+the third outcome Airflow has no flag for (``succeed``: return the report anyway) and is
+checked against ``soft_fail``/``never_fail`` when the DAG is parsed, so the two never say
+different things.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import (
@@ -14,30 +21,34 @@ from airflow.sdk.exceptions import (
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
-    TaskDeferralTimeout,
 )
 
-from yxt_provider.client.errors import YxtError
-from yxt_provider.hooks.ledger import YxtLedgerHook, campaign_id_of
-from yxt_provider.hooks.yxt import YxtHook
-from yxt_provider.ledger import DeliveryReport
+from yxt_provider.campaign.identity import campaign_id_of
+from yxt_provider.get_provider_info import DEFAULT_CONN_ID
 from yxt_provider.ledger.report import pending_timeout_of
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
-from yxt_provider.receipts.ingest import IngestResult, drain_receipts
-from yxt_provider.receipts.progress import (
+from yxt_provider.receipts.conditions import (
     DeliveryOutcome,
     describe_condition,
     evaluate_condition,
     validate_condition,
 )
-from yxt_provider.triggers.delivery import SmsDeliveryTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from yxt_provider.ledger import Ledger
+    from yxt_provider.hooks.ledger import YxtLedgerHook
+    from yxt_provider.hooks.yxt import YxtHook
+    from yxt_provider.ledger import DeliveryReport, Ledger
+    from yxt_provider.receipts.ingest import IngestResult
 
-__all__ = ["ON_TIMEOUT_CHOICES", "SmsDeliverySensor", "SmsDeliveryUnreachable", "default_deferrable"]
+__all__ = [
+    "ON_TIMEOUT_CHOICES",
+    "SmsDeliverySensor",
+    "SmsDeliveryUnreachable",
+    "default_deferrable",
+    "timeout_outcome",
+]
 
 ON_TIMEOUT_CHOICES = ("fail", "succeed", "skip")
 # The trigger reports "timeout" itself at the deadline; the deferral timeout Airflow enforces is
@@ -60,6 +71,31 @@ class SmsDeliveryUnreachable(AirflowSensorTimeout):
     """
 
 
+def timeout_outcome(on_timeout: str | None, *, soft_fail: bool, never_fail: bool) -> str:
+    """What a timeout does, from ``on_timeout`` and Airflow's own ``soft_fail`` / ``never_fail``.
+
+    ``skip`` is Airflow's ``soft_fail``: either one implies the other. A combination that says
+    two things (``soft_fail=True`` with ``on_timeout="fail"``) is refused when the DAG is parsed.
+
+    :param on_timeout: ``fail``, ``succeed``, ``skip``, or ``None`` to follow ``soft_fail``.
+    :param soft_fail: the sensor's ``soft_fail``.
+    :param never_fail: the sensor's ``never_fail`` (skips on a timeout too).
+    :raises ValueError: for an unknown value or a contradiction.
+    """
+    skips = soft_fail or never_fail
+    if on_timeout is None:
+        return "skip" if skips else "fail"
+    if on_timeout not in ON_TIMEOUT_CHOICES:
+        raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT_CHOICES)}; got {on_timeout!r}")
+    if skips and on_timeout != "skip":
+        flag = "soft_fail" if soft_fail else "never_fail"
+        raise ValueError(
+            f"{flag}=True skips the task when the wait times out, but on_timeout={on_timeout!r} says otherwise; "
+            f"use on_timeout='skip' (the same as soft_fail=True) or drop {flag}"
+        )
+    return on_timeout
+
+
 class SmsDeliverySensor(BaseSensorOperator):
     """Wait for a campaign's delivery receipts to reach a condition.
 
@@ -77,16 +113,17 @@ class SmsDeliverySensor(BaseSensorOperator):
     :param campaign_id: the campaign to wait for (templated): an id, or the send task's summary
         dict, so ``campaign_id=send.output`` works (``send.output["campaign_id"]`` would name an
         XCom *key*, which ``SendSmsOperator`` does not push).
-    :param yxt_conn_id: the YXT connection to drain receipts with; ``None`` to only read the
-        ledger (when a sync DAG ingests receipts).
-    :param ledger_conn_id: the ledger's SQL connection; default the embedded SQLite file.
+    :param yxt_conn_id: the YXT connection to drain receipts with (templated); ``None`` to only
+        read the ledger (when a sync DAG ingests receipts).
+    :param ledger_conn_id: the ledger's SQL connection (templated); default the embedded SQLite file.
     :param condition: ``all_final`` (every message delivered or failed) or ``delivered_share``
         (delivered / sent at or above ``min_delivered_share``).
     :param min_delivered_share: the threshold for ``delivered_share``, in (0, 1].
     :param on_timeout: what happens when ``timeout`` passes — or, for ``delivered_share``,
         as soon as every message is final below the threshold: ``fail`` (the task fails, no
         retry), ``succeed`` (the task succeeds, ``outcome`` says ``timeout``) or ``skip``
-        (soft fail: the task is skipped).
+        (the task is skipped: Airflow's ``soft_fail``, which implies it). Default: ``skip``
+        when ``soft_fail`` is set, else ``fail``.
     :param pending_timeout: seconds (or a timedelta) after which a message still without a
         receipt counts as ``pending_past_timeout`` in the report; ``None`` to not count them.
     :param max_pages_per_poke: receipt pages read at most per poke.
@@ -99,18 +136,18 @@ class SmsDeliverySensor(BaseSensorOperator):
         (``{2: "空号"}``); printed beside the codes in the report and included in its dict.
     """
 
-    template_fields: Sequence[str] = ("campaign_id",)
+    template_fields: Sequence[str] = ("campaign_id", "yxt_conn_id", "ledger_conn_id")
     ui_color = "#e3f0f7"
 
     def __init__(
         self,
         *,
         campaign_id: Any,
-        yxt_conn_id: str | None = YxtHook.default_conn_name,
+        yxt_conn_id: str | None = DEFAULT_CONN_ID,
         ledger_conn_id: str | None = None,
         condition: str = "all_final",
         min_delivered_share: float | None = None,
-        on_timeout: str = "fail",
+        on_timeout: str | None = None,
         pending_timeout: float | timedelta | None = None,
         max_pages_per_poke: int = 100,
         max_seconds_per_poke: float = 30.0,
@@ -120,17 +157,19 @@ class SmsDeliverySensor(BaseSensorOperator):
         result_meanings: Mapping[Any, str] | None = None,
         **kwargs: Any,
     ) -> None:
+        self.on_timeout = timeout_outcome(
+            on_timeout, soft_fail=bool(kwargs.get("soft_fail")), never_fail=bool(kwargs.get("never_fail"))
+        )
+        if self.on_timeout == "skip" and not kwargs.get("never_fail"):
+            kwargs["soft_fail"] = True
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.min_delivered_share = validate_condition(condition, min_delivered_share)
-        if on_timeout not in ON_TIMEOUT_CHOICES:
-            raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT_CHOICES)}; got {on_timeout!r}")
         if max_pages_per_poke < 1:
             raise ValueError(f"max_pages_per_poke must be at least 1, got {max_pages_per_poke}")
         self.campaign_id = campaign_id
         self.yxt_conn_id = yxt_conn_id
         self.ledger_conn_id = ledger_conn_id
         self.condition = condition
-        self.on_timeout = on_timeout
         self.pending_timeout = pending_timeout_of(pending_timeout)
         self.max_pages_per_poke = max_pages_per_poke
         self.max_seconds_per_poke = max_seconds_per_poke
@@ -142,6 +181,8 @@ class SmsDeliverySensor(BaseSensorOperator):
     @cached_property
     def ledger_hook(self) -> YxtLedgerHook:
         """The ledger's hook."""
+        from yxt_provider.hooks.ledger import YxtLedgerHook
+
         return YxtLedgerHook(self.ledger_conn_id)
 
     @cached_property
@@ -152,17 +193,23 @@ class SmsDeliverySensor(BaseSensorOperator):
     @cached_property
     def yxt_hook(self) -> YxtHook | None:
         """The hook receipts are read with (``None`` when ``yxt_conn_id`` is ``None``)."""
+        from yxt_provider.hooks.yxt import YxtHook
+
         return YxtHook(self.yxt_conn_id) if self.yxt_conn_id else None
 
     # -- the wait -----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
         """Check once; then wait by poking (worker) or deferring (triggerer)."""
-        campaign_id = self._campaign_id()
-        self.ledger_hook.require_campaign(campaign_id)
-        if not self.deferrable:
+        campaign_id = self.ledger_hook.require_campaign(self.campaign_id)
+        try:
+            if self.deferrable:
+                return self._check_then_defer(campaign_id)
             try:
                 return super().execute(context)
+            except AirflowSkipException as exc:  # soft_fail made a timeout (or a failed poke) a skip
+                self._log_give_up(campaign_id, str(exc))
+                raise
             except AirflowSensorTimeout as exc:
                 outcome = (
                     DeliveryOutcome.UNREACHABLE
@@ -170,7 +217,47 @@ class SmsDeliverySensor(BaseSensorOperator):
                     else DeliveryOutcome.TIMEOUT
                 )
                 return self._give_up(campaign_id, outcome, str(exc))
-        # Deferrable: one look on the worker first, so a campaign already done never defers.
+        finally:
+            if self.yxt_hook is not None:
+                self.yxt_hook.close()
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Drain receipts into the ledger, then judge the campaign from the ledger."""
+        campaign_id = campaign_id_of(self.campaign_id)
+        outcome, report = self._check(campaign_id)
+        if outcome is DeliveryOutcome.MET:
+            return PokeReturnValue(is_done=True, xcom_value=self._succeed(report, outcome))
+        if outcome is DeliveryOutcome.UNREACHABLE:
+            raise SmsDeliveryUnreachable(self._unreachable_message(report))
+        return False
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired: succeed, give up as ``on_timeout`` says, or fail on an error.
+
+        Raising ``AirflowSensorTimeout`` here hands the outcome to Airflow's own handling:
+        ``soft_fail`` turns it into a skip.
+        """
+        event = dict(event or {})
+        status = event.get("status")
+        campaign_id = str(event.get("campaign_id") or campaign_id_of(self.campaign_id))
+        ingested = event.get("ingested") or {}
+        self.log.info(
+            "Trigger finished after %s polls (%s): ingested %s receipts (%s ours, %s for other senders)",
+            event.get("polls"), status, ingested.get("read", 0), ingested.get("matched", 0),
+            ingested.get("unmatched", 0),
+        )  # fmt: skip
+        if status == DeliveryOutcome.MET.value:
+            return self._succeed(self._report(campaign_id), DeliveryOutcome.MET)
+        if status in (DeliveryOutcome.TIMEOUT.value, DeliveryOutcome.UNREACHABLE.value):
+            return self._give_up(campaign_id, DeliveryOutcome(status), str(event.get("message")))
+        raise AirflowException(f"waiting for campaign {campaign_id} failed: {event.get('message', event)}")
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _check_then_defer(self, campaign_id: str) -> Any:
+        # One look on the worker first, so a campaign already done never defers.
+        from yxt_provider.triggers.delivery import SmsDeliveryTrigger
+
         outcome, report = self._check(campaign_id)
         if outcome is DeliveryOutcome.MET:
             return self._succeed(report, outcome)
@@ -194,51 +281,14 @@ class SmsDeliverySensor(BaseSensorOperator):
                 max_seconds_per_poke=self.max_seconds_per_poke,
             ),
             method_name="execute_complete",
+            # Airflow's own deferral timeout is the backstop for a trigger that stopped polling.
             timeout=timedelta(seconds=self.timeout) + _DEFER_TIMEOUT_SLACK,
         )
 
-    def poke(self, context: Context) -> bool | PokeReturnValue:
-        """Drain receipts into the ledger, then judge the campaign from the ledger."""
-        campaign_id = self._campaign_id()
-        outcome, report = self._check(campaign_id)
-        if outcome is DeliveryOutcome.MET:
-            return PokeReturnValue(is_done=True, xcom_value=self._succeed(report, outcome))
-        if outcome is DeliveryOutcome.UNREACHABLE:
-            raise SmsDeliveryUnreachable(self._unreachable_message(report))
-        return False
-
-    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
-        """Resume after the trigger fired: succeed, apply ``on_timeout``, or fail on an error."""
-        event = dict(event or {})
-        status = event.get("status")
-        campaign_id = str(event.get("campaign_id") or self._campaign_id())
-        ingested = event.get("ingested") or {}
-        self.log.info(
-            "Trigger finished after %s polls (%s): ingested %s receipts (%s ours, %s for other senders)",
-            event.get("polls"), status, ingested.get("read", 0), ingested.get("matched", 0),
-            ingested.get("unmatched", 0),
-        )  # fmt: skip
-        if status == DeliveryOutcome.MET.value:
-            return self._succeed(self._report(campaign_id), DeliveryOutcome.MET)
-        if status in (DeliveryOutcome.TIMEOUT.value, DeliveryOutcome.UNREACHABLE.value):
-            return self._give_up(campaign_id, DeliveryOutcome(status), str(event.get("message")))
-        raise AirflowException(f"waiting for campaign {campaign_id} failed: {event.get('message', event)}")
-
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """Apply ``on_timeout`` also when Airflow's own deferral timeout (the backstop) fires."""
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except AirflowSensorTimeout as exc:
-            if not isinstance(exc.__cause__, TaskDeferralTimeout):
-                raise
-            return self._give_up(self._campaign_id(), DeliveryOutcome.TIMEOUT, f"sensor timed out: {exc}")
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _campaign_id(self) -> str:
-        return campaign_id_of(self.campaign_id)
-
     def _check(self, campaign_id: str) -> tuple[DeliveryOutcome, DeliveryReport]:
+        from yxt_provider.client.errors import YxtError
+        from yxt_provider.receipts.ingest import drain_receipts
+
         hook = self.yxt_hook
         if hook is not None:
             try:
@@ -292,17 +342,20 @@ class SmsDeliverySensor(BaseSensorOperator):
         )
         return self._result(report, outcome)
 
-    def _give_up(self, campaign_id: str, outcome: DeliveryOutcome, message: str) -> dict[str, Any]:
+    def _log_give_up(self, campaign_id: str, message: str) -> DeliveryReport:
         report = self._report(campaign_id)
         self.log.warning(
             "%s; on_timeout=%s.\n%s", message, self.on_timeout, report.as_table(self.result_meanings)
         )
+        return report
+
+    def _give_up(self, campaign_id: str, outcome: DeliveryOutcome, message: str) -> dict[str, Any]:
+        """Log the report, then succeed with it, or raise the timeout for Airflow to fail or skip on."""
+        report = self._log_give_up(campaign_id, message)
         if self.on_timeout == "succeed":
             return self._result(report, outcome)
-        if self.on_timeout == "skip":
+        if self.soft_fail or self.never_fail:
             raise AirflowSkipException(message)
-        self._fail(message)
-
-    @staticmethod
-    def _fail(message: str) -> NoReturn:
+        if outcome is DeliveryOutcome.UNREACHABLE:
+            raise SmsDeliveryUnreachable(message)
         raise AirflowSensorTimeout(message)

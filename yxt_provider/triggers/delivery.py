@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from yxt_provider.client.errors import YxtError
-from yxt_provider.receipts.ingest import IngestResult, adrain_receipts
-from yxt_provider.receipts.progress import (
+from yxt_provider.receipts.conditions import (
     DeliveryOutcome,
     describe_condition,
     evaluate_condition,
     validate_condition,
 )
+from yxt_provider.receipts.ingest import IngestResult, adrain_receipts
 
 if TYPE_CHECKING:
     from yxt_provider.client import YxtClient

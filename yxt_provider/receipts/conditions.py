@@ -7,8 +7,10 @@ sensor (poke mode) and the trigger (deferrable mode), so both decide alike.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
-from yxt_provider.ledger import DeliveryReport
+if TYPE_CHECKING:
+    from yxt_provider.ledger import DeliveryReport
 
 __all__ = ["CONDITIONS", "DeliveryOutcome", "describe_condition", "evaluate_condition", "validate_condition"]
 

@@ -1,0 +1,55 @@
+"""What can stop a campaign, by what the caller should do about it.
+
+- :class:`CampaignRejected`: the campaign cannot go ahead as asked (no valid recipient, a
+  text that cannot be sent, an unknown template, a campaign id taken by another task). No
+  retry can fix it, and nothing was sent.
+- :class:`CampaignStoppedError`: the gateway refused in a way no retry can fix (balance,
+  credentials, template, IP) after some batches may have gone out; what was sent stays sent.
+- :class:`CampaignIncompleteError`: transient failures left batches unsent; a retry resumes.
+
+The Airflow shells turn the first two into ``AirflowFailException`` (no retry is spent on
+them) and let the third fail the try, so Airflow's retries resume the campaign.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from yxt_provider.campaign.sender import SendOutcome
+
+__all__ = ["CampaignIdError", "CampaignIncompleteError", "CampaignRejected", "CampaignStoppedError"]
+
+
+class CampaignRejected(ValueError):
+    """The campaign cannot be planned or sent as asked; fix the input, retrying will not help."""
+
+
+class CampaignIdError(CampaignRejected):
+    """A value given as a campaign id holds none (for instance the summary of a send that failed)."""
+
+
+class CampaignStoppedError(Exception):
+    """A non-retryable gateway error stopped the campaign; what was sent stays sent.
+
+    :param message: what happened, with counts and how to resume.
+    :param cause: the gateway error.
+    :param outcome: counts at the moment it stopped.
+    """
+
+    def __init__(self, message: str, cause: BaseException, outcome: SendOutcome) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.outcome = outcome
+
+
+class CampaignIncompleteError(Exception):
+    """Some batches could not be sent for transient reasons; a retry resumes with them.
+
+    :param message: what happened, with counts.
+    :param outcome: counts at the end of the pass.
+    """
+
+    def __init__(self, message: str, outcome: SendOutcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome

@@ -1,0 +1,92 @@
+"""The summary of one campaign try: counts only, never a phone number, so it can go to XCom."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from yxt_provider.campaign.planning import CampaignPlan
+from yxt_provider.campaign.recipients import CleanRecipients
+from yxt_provider.campaign.sender import SendOutcome
+from yxt_provider.ledger.models import CampaignRecord
+
+__all__ = ["CampaignSummary"]
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """What one try of a campaign did (``SendSmsOperator``'s return value, as :meth:`to_dict`).
+
+    :param campaign_id: the campaign.
+    :param dry_run: True when nothing was sent or recorded.
+    :param planned: recipients in the plan.
+    :param sent: recipients this try sent.
+    :param invalid: recipients set aside as not mobile numbers.
+    :param duplicate: recipients dropped as repeats.
+    :param skipped: recipients accepted before this try (sent batches, and re-sends the gateway knew).
+    :param failed: recipients whose batch is not sent yet.
+    :param batches: send requests in the plan.
+    :param segments: estimated billable messages.
+    :param elapsed_seconds: wall time of the try.
+    """
+
+    campaign_id: str
+    dry_run: bool = False
+    planned: int = 0
+    sent: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+    skipped: int = 0
+    failed: int = 0
+    batches: int = 0
+    segments: int = 0
+    elapsed_seconds: float = 0.0
+
+    @classmethod
+    def of_plan(
+        cls, campaign_id: str, plan: CampaignPlan, clean: CleanRecipients, *, elapsed: float, dry_run: bool
+    ) -> CampaignSummary:
+        """The summary of a plan nothing was sent from (a dry run, or an empty campaign).
+
+        :param campaign_id: the campaign.
+        :param plan: the plan.
+        :param clean: the cleaned recipients it was made from.
+        :param elapsed: seconds the try took.
+        :param dry_run: whether this was a dry run.
+        """
+        return cls(
+            campaign_id=campaign_id,
+            dry_run=dry_run,
+            planned=plan.recipients,
+            invalid=clean.invalid,
+            duplicate=clean.duplicate,
+            batches=len(plan.batches),
+            segments=plan.segments,
+            elapsed_seconds=round(elapsed, 3),
+        )
+
+    @classmethod
+    def of_send(cls, campaign: CampaignRecord, outcome: SendOutcome, *, elapsed: float) -> CampaignSummary:
+        """The summary of a send pass over a recorded campaign.
+
+        :param campaign: the campaign as recorded in the ledger.
+        :param outcome: what the pass did.
+        :param elapsed: seconds the try took.
+        """
+        return cls(
+            campaign_id=campaign.campaign_id,
+            planned=campaign.planned,
+            sent=outcome.sent_recipients,
+            invalid=campaign.invalid,
+            duplicate=campaign.duplicate,
+            # Accepted before this try: batches it skipped, and re-sends the gateway knew (15).
+            skipped=outcome.skipped_recipients + outcome.duplicate_recipients,
+            failed=outcome.unsent_recipients,
+            batches=campaign.batches,
+            segments=campaign.segments,
+            elapsed_seconds=round(elapsed, 3),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-able dict."""
+        return asdict(self)
