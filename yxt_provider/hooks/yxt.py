@@ -34,16 +34,7 @@ except ImportError:  # pragma: no cover - Airflow 3.0 / 2.x
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 from yxt_provider.client import RetrySettings, YxtClient
-from yxt_provider.client.errors import (
-    YxtClockSkewError,
-    YxtError,
-    YxtInvalidAccountError,
-    YxtIpNotAllowedError,
-    YxtProtocolError,
-    YxtSignatureError,
-    YxtTransportError,
-    YxtWrongCredentialsError,
-)
+from yxt_provider.client.errors import YxtError, explain
 from yxt_provider.get_provider_info import (
     CONNECTION_TYPE,
     INTEGRATION_NAME,
@@ -648,7 +639,7 @@ class YxtHook(BaseHook):
         try:
             page = client.query_replies()
         except YxtError as exc:
-            return False, f"{_explain(exc)} {exc}"
+            return False, explain(exc, fallback="The gateway refused the test call.")
         finally:
             client.close()
 
@@ -705,25 +696,6 @@ class YxtHook(BaseHook):
             else:  # strings, numbers that may be fractional, lists given comma-separated
                 widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
         return widgets
-
-
-def _explain(exc: YxtError) -> str:
-    """A plain-words lead for a failed connection test."""
-    if isinstance(exc, YxtSignatureError):
-        return "Signature rejected: the app secret, the sp_code extra or the sign case does not match the gateway's."
-    if isinstance(exc, YxtWrongCredentialsError):
-        return "Authentication failed: the gateway does not know this app key / secret."
-    if isinstance(exc, YxtInvalidAccountError):
-        return "Authentication failed: the account is invalid or may not use this API."
-    if isinstance(exc, YxtIpNotAllowedError):
-        return "This machine's IP address is not on the account's IP allow-list."
-    if isinstance(exc, YxtClockSkewError):
-        return "The gateway says the request is too old: this machine's clock is off."
-    if isinstance(exc, YxtTransportError):
-        return "Could not reach the gateway."
-    if isinstance(exc, YxtProtocolError):
-        return "The server answered, but not as a YXT gateway (is the URL right?)."
-    return "The gateway refused the test call."
 
 
 def _tcp_reachable(base_url: str, timeout: float | tuple[float, float]) -> tuple[bool, str]:
