@@ -169,12 +169,13 @@ def test_extra_as_mapping_and_from_fields() -> None:
     assert settings.sp_code == "100001"
 
 
-def test_legacy_prefixed_extras_are_read() -> None:
-    settings = settings_for(extra={"extra__yxt__sp_code": "100002", "extra__yxt__max_in_flight": "6"})
-    assert settings.sp_code == "100002"
-    assert settings.max_in_flight == 6
-    # An unprefixed key wins over the legacy one.
-    assert settings_for(extra={"sp_code": "1", "extra__yxt__sp_code": "2"}).sp_code == "1"
+def test_prefixed_extras_are_unknown_extras(caplog: pytest.LogCaptureFixture) -> None:
+    """``extra__yxt__<name>`` was how Airflow 2's form stored fields; 3.1+ stores plain names."""
+    with caplog.at_level(logging.WARNING, logger="yxt_provider.hooks.yxt"):
+        settings = settings_for(extra={"sp_code": "1", "extra__yxt__max_in_flight": "6"})
+    assert settings.max_in_flight == 4
+    assert "extra__yxt__max_in_flight" in caplog.text
+    expect_error("extra.sp_code", "is missing", extra={"extra__yxt__sp_code": "100002"})
 
 
 def test_unknown_extras_are_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:

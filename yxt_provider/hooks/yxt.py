@@ -28,10 +28,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-try:  # Airflow 3.1+
-    from airflow.sdk import BaseHook
-except ImportError:  # pragma: no cover - Airflow 3.0 / 2.x
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret as _mask_secret
 
 from yxt_provider.client import RetrySettings, YxtClient
 from yxt_provider.client.errors import YxtError, explain
@@ -41,6 +39,11 @@ from yxt_provider.get_provider_info import (
     YXT_CONN_FIELDS,
     YXT_UI_FIELD_BEHAVIOUR,
 )
+
+try:  # Airflow 3.2+; 3.1's airflow.sdk.log has mask_secret but no amask_secret
+    from airflow.sdk.log import amask_secret as _amask_secret
+except ImportError:  # pragma: no cover - Airflow 3.1
+    _amask_secret = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -60,50 +63,25 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 DEFAULT_POOL_SIZE = 10
 DEFAULT_MAX_IN_FLIGHT = 4
 KNOWN_EXTRAS: frozenset[str] = frozenset(YXT_CONN_FIELDS)
-_LEGACY_PREFIX = f"extra__{CONNECTION_TYPE}__"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 _TEMPLATE_ID = re.compile(r"^[\w.\-]+$")
 
 
-def _find_mask_secret() -> Callable[..., None] | None:
-    """Return Airflow's ``mask_secret`` from wherever this Airflow version keeps it."""
-    import importlib
-
-    for module_name in (
-        "airflow.sdk.log",  # Airflow 3.1+
-        "airflow.sdk.execution_time.secrets_masker",  # Airflow 3.0
-        "airflow.utils.log.secrets_masker",  # Airflow 2
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        func = getattr(module, "mask_secret", None)
-        if callable(func):
-            return func  # type: ignore[no-any-return]
-    return None
-
-
-_MASK_SECRET = _find_mask_secret()
-
-
 def mask_secret(secret: str | None) -> None:
     """Register ``secret`` with Airflow's secret masker, so logs show ``***`` instead."""
-    if secret and _MASK_SECRET is not None:
-        _MASK_SECRET(secret)
+    if secret:
+        _mask_secret(secret)
 
 
 async def amask_secret(secret: str | None) -> None:
     """Like :func:`mask_secret`, safe inside an event loop (triggers, async tasks)."""
     if not secret:
         return
-    try:  # Airflow 3.1+: tells the supervisor without blocking the loop
-        from airflow.sdk.log import amask_secret as _amask
-    except ImportError:  # pragma: no cover
+    if _amask_secret is None:  # pragma: no cover - Airflow 3.1: only the blocking call exists
         mask_secret(secret)
         return
-    await _amask(secret)
+    await _amask_secret(secret)  # tells the supervisor without blocking the loop
 
 
 class YxtConnectionError(ValueError):
@@ -326,14 +304,7 @@ def _load_extra(conn_id: str, extra: Any) -> dict[str, Any]:
         raise YxtConnectionError(conn_id, "extra", f"must be a JSON object, got {type(extra).__name__}")
     if not isinstance(raw, dict):
         raise YxtConnectionError(conn_id, "extra", f"must be a JSON object, got {type(raw).__name__}")
-    # Forms of older Airflow versions stored custom fields as ``extra__yxt__<name>``.
-    result = {k: v for k, v in raw.items() if not k.startswith(_LEGACY_PREFIX)}
-    for key, value in raw.items():
-        if key.startswith(_LEGACY_PREFIX):
-            short = key[len(_LEGACY_PREFIX) :]
-            if _is_unset(result.get(short)):
-                result[short] = value
-    return result
+    return raw
 
 
 # -- the settings ---------------------------------------------------------------------------
@@ -568,20 +539,11 @@ class YxtHook(BaseHook):
 
     async def aget_settings(self) -> YxtConnectionSettings:
         """:attr:`settings` for code running in an event loop (triggers): the lookup does not block it."""
-        cached = self.__dict__.get("settings")
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        aget_connection = getattr(self, "aget_connection", None)
-        if aget_connection is not None:  # Airflow 3.1+
-            conn = await aget_connection(self.yxt_conn_id)
-        else:  # pragma: no cover
-            import asyncio
-
-            conn = await asyncio.to_thread(self.get_connection, self.yxt_conn_id)
-        await amask_secret(conn.password)
-        settings = YxtConnectionSettings.from_connection(conn)
-        self.__dict__["settings"] = settings
-        return settings
+        if "settings" not in self.__dict__:  # the cached_property's slot
+            conn = await self.aget_connection(self.yxt_conn_id)
+            await amask_secret(conn.password)
+            self.__dict__["settings"] = YxtConnectionSettings.from_connection(conn)
+        return self.settings
 
     async def aget_conn(self) -> YxtClient:
         """The cached client, with the connection read without blocking the event loop.
@@ -659,7 +621,7 @@ class YxtHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form (older UIs)."""
+        """Hidden, relabelled and placeholder fields of the connection form."""
         return {
             "hidden_fields": list(YXT_UI_FIELD_BEHAVIOUR["hidden-fields"]),
             "relabeling": dict(YXT_UI_FIELD_BEHAVIOUR["relabeling"]),
@@ -668,9 +630,10 @@ class YxtHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Custom fields of the connection form for older (Flask AppBuilder) UIs.
+        """Custom fields of the connection form, built from ``conn-fields``.
 
-        Airflow 3 reads ``conn-fields`` from :func:`yxt_provider.get_provider_info.get_provider_info`.
+        Airflow 3.1's providers manager calls this and does not read ``conn-fields``; 3.2+ reads
+        ``conn-fields`` from :func:`yxt_provider.get_provider_info.get_provider_info` instead.
         """
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
