@@ -7,7 +7,7 @@ import them from); this module adds what needs Airflow: lookup, secret masking, 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret as _mask_secret
 
-from yxt_provider.client import RetrySettings, YxtClient
+from yxt_provider.client import Receipt, ReplyPage, RetrySettings, SendResult, YxtClient
 from yxt_provider.client.errors import YxtError, explain
 from yxt_provider.connection import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -73,9 +73,11 @@ async def amask_secret(secret: str | None) -> None:
 
 
 class YxtHook(BaseHook):
-    """Hook for the YXT (一信通) SMS gateway: builds a :class:`~yxt_provider.client.YxtClient`.
+    """Hook for the YXT (一信通) SMS gateway: the connection's client and the four gateway calls.
 
     The connection is read, and the client built, on first use, never when the hook is made.
+    Operators, sensors and notifiers call :meth:`send`, :meth:`fetch_receipts`,
+    :meth:`query_replies` and :meth:`confirm_replies`; :attr:`client` is there for the rest.
 
     :param yxt_conn_id: the Airflow connection id (``conn_type`` ``yxt``).
     :param on_retry: passed to the client: called with the exception and attempt number before
@@ -158,6 +160,34 @@ class YxtHook(BaseHook):
     def retry(self) -> RetrySettings:
         """The retry settings from the connection's ``retry_*`` extras."""
         return self.settings.retry
+
+    # -- the gateway calls -----------------------------------------------------------------
+
+    def send(self, numbers: Iterable[str], content: str, template_id: str, serial_number: str) -> SendResult:
+        """Send one text to up to 1000 numbers, validated first; retries reuse the serial.
+
+        :param numbers: the recipients' mobile numbers.
+        :param content: the message text; it must fit the template.
+        :param template_id: the template registered with the gateway.
+        :param serial_number: 20 digits, unique per request; a repeat is answered with code 15
+            (:class:`~yxt_provider.client.errors.YxtDuplicateSerialError`), which callers decide on.
+        """
+        return self.client.send(numbers, content, template_id, serial_number)
+
+    def fetch_receipts(self) -> list[Receipt]:
+        """Read one page of delivery receipts; the gateway forgets them once read, so store them."""
+        return self.client.fetch_receipts()
+
+    def query_replies(self) -> ReplyPage:
+        """Read the unconfirmed inbound replies; they stay on the gateway until confirmed."""
+        return self.client.query_replies()
+
+    def confirm_replies(self, max_id: str) -> None:
+        """Confirm every reply up to ``max_id``; the gateway then forgets them. Store them first.
+
+        :param max_id: the ``max_id`` of the :class:`~yxt_provider.client.ReplyPage` stored.
+        """
+        self.client.confirm_replies(max_id)
 
     # -- connection test -----------------------------------------------------------------
 
