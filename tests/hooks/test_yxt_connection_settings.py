@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from airflow.sdk import Connection
 
 from yxt_provider.client import RetrySettings
-from yxt_provider.get_provider_info import YXT_CONN_FIELDS
-from yxt_provider.hooks.yxt import (
+from yxt_provider.connection import (
     DEFAULT_TIMEOUT,
     KNOWN_EXTRAS,
     YxtConnectionError,
     YxtConnectionSettings,
 )
+from yxt_provider.get_provider_info import YXT_CONN_FIELDS
 
 CONN_ID = "yxt_test_conn"
 SECRET = "settings-secret-9f3a"
@@ -169,16 +171,17 @@ def test_extra_as_mapping_and_from_fields() -> None:
     assert settings.sp_code == "100001"
 
 
-def test_legacy_prefixed_extras_are_read() -> None:
-    settings = settings_for(extra={"extra__yxt__sp_code": "100002", "extra__yxt__max_in_flight": "6"})
-    assert settings.sp_code == "100002"
-    assert settings.max_in_flight == 6
-    # An unprefixed key wins over the legacy one.
-    assert settings_for(extra={"sp_code": "1", "extra__yxt__sp_code": "2"}).sp_code == "1"
+def test_prefixed_extras_are_unknown_extras(caplog: pytest.LogCaptureFixture) -> None:
+    """``extra__yxt__<name>`` was how Airflow 2's form stored fields; 3.1+ stores plain names."""
+    with caplog.at_level(logging.WARNING, logger="yxt_provider.connection"):
+        settings = settings_for(extra={"sp_code": "1", "extra__yxt__max_in_flight": "6"})
+    assert settings.max_in_flight == 4
+    assert "extra__yxt__max_in_flight" in caplog.text
+    expect_error("extra.sp_code", "is missing", extra={"extra__yxt__sp_code": "100002"})
 
 
 def test_unknown_extras_are_named_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="yxt_provider.hooks.yxt"):
+    with caplog.at_level(logging.WARNING, logger="yxt_provider.connection"):
         with_extra(spcode="typo", timeout_s="3")
     assert "spcode" in caplog.text
     assert "timeout_s" in caplog.text
@@ -389,3 +392,27 @@ def test_retry_from_strings() -> None:
 )
 def test_extra_errors(extra: dict[str, Any], field: str, fragment: str) -> None:
     expect_error(field, fragment, extra={"sp_code": "100001", **extra})
+
+
+# -- the module stands alone ----------------------------------------------------------------
+
+
+def test_connection_module_imports_no_airflow() -> None:
+    """Scripts and the sandbox parse connections without paying for (or having) Airflow."""
+    code = (
+        "import sys\n"
+        "from yxt_provider.connection import YxtConnectionSettings\n"
+        "YxtConnectionSettings.from_fields(conn_id='c', host='h', login='k', password='s', extra={'sp_code': '1'})\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'airflow')\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_hook_module_re_exports_the_parser() -> None:
+    """Users import these from the hook's module; they are the very same objects."""
+    import yxt_provider.connection as connection
+    import yxt_provider.hooks.yxt as hook_module
+
+    for name in connection.__all__:
+        assert getattr(hook_module, name) is getattr(connection, name), name

@@ -333,3 +333,23 @@ def test_connection_form_widgets_for_older_uis(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(widgets["max_in_flight"], IntegerField)
     assert isinstance(widgets["timeout"], StringField)  # fractional numbers and [connect, read] pairs
     assert isinstance(widgets["templates"], StringField)  # comma-separated
+
+
+# -- plain-words leads of a failed call --------------------------------------------------------
+
+
+def test_failure_leads_come_from_the_error_classes() -> None:
+    from yxt_provider.client import errors as e
+
+    assert e.explain(e.YxtTransportError("connection refused")) == (
+        "Could not reach the gateway. connection refused"
+    )
+    signature = e.YxtSignatureError("sign error")
+    assert e.explain(signature) == f"{e.YxtSignatureError.summary} {signature}"
+    assert str(signature).endswith(e.YxtSignatureError.hint)  # the hint stays in the exception text
+    # Classes without a lead of their own take the caller's words.
+    throttled = e.YxtThrottledError()
+    assert e.explain(throttled) == f"The gateway refused the call. {throttled}"
+    assert e.explain(throttled, fallback="The gateway refused the test call.").startswith(
+        "The gateway refused the test call. YXT gateway returned code 11"
+    )

@@ -167,6 +167,33 @@ def test_uppercase_signing(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServ
     assert "code 35" in message and "sign_uppercase" in message
 
 
+# -- the hook's gateway calls -------------------------------------------------------------------
+
+
+def test_action_methods_use_the_cached_client(
+    monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer
+) -> None:
+    """What operators, sensors and the notifier call instead of reaching into ``hook.client``."""
+    hook = set_conn(monkeypatch, sandbox)
+    result = hook.send([DELIVERED_NUMBER], "via the hook", CATCH_ALL_TEMPLATE, SERIAL)
+    assert (result.serial_number, result.count) == (SERIAL, 1)
+    assert "client" in hook.__dict__  # the one cached client, not one per call
+    client = hook.client
+
+    wait_for(lambda: sandbox.counters()["receipts"]["ready"] == 1, "the receipt to be ready")
+    (receipt,) = hook.fetch_receipts()
+    assert (receipt.serial_number, receipt.user_number, receipt.result) == (SERIAL, DELIVERED_NUMBER, 0)
+    assert hook.fetch_receipts() == []  # read once
+
+    sandbox.inject_reply("10690000123", "STOP", user_number=DELIVERED_NUMBER)
+    page = hook.query_replies()
+    assert [r.content for r in page.replies] == ["STOP"] and page.max_id is not None
+    hook.confirm_replies(page.max_id)
+    assert hook.query_replies().replies == []
+    assert hook.client is client
+    hook.close()
+
+
 # -- failures, in plain words ------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """One error taxonomy for the gateway: every result code maps to a class and a retry rule.
 
-``error_for_code`` is the single place that turns a ``code``/``msg`` pair into an exception.
+``error_for_code`` is the single place that turns a ``code``/``msg`` pair into an exception;
+:func:`explain` the single place that says in plain words what a failure means.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "YxtTransportError",
     "YxtWrongCredentialsError",
     "error_for_code",
+    "explain",
     "truncate_for_message",
 ]
 
@@ -53,9 +55,13 @@ class YxtError(Exception):
     """Base of every error this package raises about the gateway.
 
     :ivar retryable: whether sending the same request again (with a fresh request id) can help.
+    :ivar summary: one plain-words sentence saying what went wrong, for the people reading a
+        connection test or a notification (see :func:`explain`); empty when the exception text
+        says it best.
     """
 
     retryable: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
 
 
 class YxtTransportError(YxtError):
@@ -65,6 +71,7 @@ class YxtTransportError(YxtError):
     """
 
     retryable = True
+    summary = "Could not reach the gateway."
 
 
 class YxtProtocolError(YxtError):
@@ -73,6 +80,8 @@ class YxtProtocolError(YxtError):
     :param status: the HTTP status, when there was one.
     :param body: what came back (already truncated and masked).
     """
+
+    summary = "The server answered, but not as a YXT gateway (is the URL right?)."
 
     def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
         super().__init__(message)
@@ -137,6 +146,7 @@ class YxtInvalidAccountError(YxtAuthError):
 
     code = 2
     meaning = "invalid account or no permission"
+    summary = "Authentication failed: the account is invalid or may not use this API."
     hint = "Check the connection's login (app key) and that the account may use this API"
 
 
@@ -145,6 +155,7 @@ class YxtWrongCredentialsError(YxtAuthError):
 
     code = 3
     meaning = "wrong account or password"
+    summary = "Authentication failed: the gateway does not know this app key / secret."
     hint = "Check the connection's login (app key) and password (app secret)"
 
 
@@ -153,6 +164,7 @@ class YxtIpNotAllowedError(YxtConfigError):
 
     code = 5
     meaning = "IP not allowed"
+    summary = "This machine's IP address is not on the account's IP allow-list."
     hint = "Ask the gateway operator to add this worker's egress IP to the account's IP allow-list"
 
 
@@ -214,6 +226,9 @@ class YxtSignatureError(YxtAuthError):
 
     code = 35
     meaning = "signature verification failed"
+    summary = (
+        "Signature rejected: the app secret, the sp_code extra or the sign case does not match the gateway's."
+    )
     hint = (
         "Check the connection's password (app secret), its sp_code extra, and the sign_uppercase "
         "extra if this deployment expects upper-case hex"
@@ -250,6 +265,7 @@ class YxtClockSkewError(YxtResultError):
     code = 507
     meaning = "request older than five minutes"
     retryable = True
+    summary = "The gateway says the request is too old: this machine's clock is off."
     hint = "If this repeats, the worker's clock is skewed: check NTP on this machine"
 
 
@@ -284,3 +300,16 @@ def error_for_code(code: int, msg: str = "", *, context: str = "") -> YxtResultE
     """Build the exception for a non-zero result ``code``."""
     cls = ERRORS_BY_CODE.get(code, YxtGatewayError)
     return cls(msg, code=code, context=context)
+
+
+def explain(exc: YxtError, *, fallback: str = "The gateway refused the call.") -> str:
+    """Return ``"<summary> <exception text>"``: what went wrong in plain words, then the details.
+
+    The summary comes from the exception's class (:attr:`YxtError.summary`); the exception
+    text carries the code, the gateway's message and the class's hint.
+
+    :param exc: the failure.
+    :param fallback: the lead for a class without a summary of its own (e.g. code 20), worded
+        for the caller's situation (``test_connection`` says "the test call").
+    """
+    return f"{exc.summary or fallback} {exc}"
