@@ -24,11 +24,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-from yxt_provider.client import RetrySettings, YxtClient
+from yxt_provider.client.retry import RetrySettings
 from yxt_provider.get_provider_info import YXT_CONN_FIELDS
+
+if TYPE_CHECKING:
+    from yxt_provider.client.client import YxtClient
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -401,4 +404,6 @@ class YxtConnectionSettings:
 
         :param overrides: e.g. ``on_retry=...`` or ``retry=RetrySettings(max_attempts=1)``.
         """
+        from yxt_provider.client.client import YxtClient  # requests loads when a client is made
+
         return YxtClient(**{**self.client_kwargs(), **overrides})

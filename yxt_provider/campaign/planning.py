@@ -13,7 +13,7 @@ from typing import Any
 from yxt_provider.campaign.recipients import Recipient
 from yxt_provider.campaign.segments import segments_for, utf16_units
 from yxt_provider.campaign.serials import serial_for_batch
-from yxt_provider.client.client import MAX_NUMBERS_PER_REQUEST
+from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST
 from yxt_provider.ledger.models import PlannedBatch
 
 __all__ = [

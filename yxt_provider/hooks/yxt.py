@@ -27,6 +27,7 @@ from yxt_provider.connection import (
 )
 from yxt_provider.get_provider_info import (
     CONNECTION_TYPE,
+    DEFAULT_CONN_ID,
     INTEGRATION_NAME,
     YXT_CONN_FIELDS,
     YXT_UI_FIELD_BEHAVIOUR,
@@ -86,7 +87,7 @@ class YxtHook(BaseHook):
     """
 
     conn_name_attr = "yxt_conn_id"
-    default_conn_name = "yxt_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONNECTION_TYPE
     hook_name = INTEGRATION_NAME
 

@@ -85,7 +85,7 @@ class FetchReceiptsOperator(BaseOperator):
 
         try:
             result = drain_receipts(
-                self.hook.client,
+                self.hook,
                 self.ledger,
                 max_pages=int(self.max_pages),
                 max_seconds=float(self.max_seconds),

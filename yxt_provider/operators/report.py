@@ -86,7 +86,7 @@ class SmsDeliveryReportOperator(BaseOperator):
         if self.yxt_conn_id:
             hook = YxtHook(self.yxt_conn_id)
             try:
-                ingest = drain_receipts(hook.client, self.ledger, max_pages=self.max_pages)
+                ingest = drain_receipts(hook, self.ledger, max_pages=self.max_pages)
             finally:
                 hook.close()
             self.log.info("Ingested %d receipts first (%d settled messages)", ingest.read, ingest.matched)

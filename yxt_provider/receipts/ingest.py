@@ -20,13 +20,29 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from yxt_provider.client import YxtClient
+    from yxt_provider.client.models import Receipt
     from yxt_provider.ledger import Ledger, ReceiptIngestCounts
 
-__all__ = ["DEFAULT_MAX_PAGES", "DEFAULT_MAX_SECONDS", "IngestResult", "adrain_receipts", "drain_receipts"]
+
+class ReceiptSource(Protocol):
+    """Anything that reads one page of receipts: a ``YxtClient`` or a ``YxtHook``."""
+
+    def fetch_receipts(self) -> list[Receipt]:
+        """One page of receipts; an empty list when there are none."""
+        ...
+
+
+__all__ = [
+    "DEFAULT_MAX_PAGES",
+    "DEFAULT_MAX_SECONDS",
+    "IngestResult",
+    "ReceiptSource",
+    "adrain_receipts",
+    "drain_receipts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +108,7 @@ class IngestResult:
 
 
 def drain_receipts(
-    client: YxtClient,
+    client: ReceiptSource,
     ledger: Ledger,
     *,
     max_pages: int | None = DEFAULT_MAX_PAGES,
@@ -106,7 +122,7 @@ def drain_receipts(
     failed with the gateway's result code, receipt time). Safe to run in several processes
     at once: each receipt is handed out to one of them, and storing is idempotent.
 
-    :param client: the gateway client (``YxtHook(...).client``).
+    :param client: where receipts come from: a ``YxtHook`` or a ``YxtClient``.
     :param ledger: the ledger (``YxtLedgerHook(...).ledger``).
     :param max_pages: stop after this many non-empty pages (``None``: no limit). At least one
         page is always requested.
@@ -157,7 +173,7 @@ def drain_receipts(
 
 
 async def adrain_receipts(
-    client: YxtClient,
+    client: ReceiptSource,
     ledger: Ledger,
     *,
     max_pages: int | None = DEFAULT_MAX_PAGES,

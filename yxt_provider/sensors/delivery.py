@@ -293,7 +293,7 @@ class SmsDeliverySensor(BaseSensorOperator):
         if hook is not None:
             try:
                 ingest = drain_receipts(
-                    hook.client,
+                    hook,
                     self.ledger,
                     max_pages=self.max_pages_per_poke,
                     max_seconds=self.max_seconds_per_poke,
