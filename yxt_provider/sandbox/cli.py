@@ -27,10 +27,10 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        else:  # pragma: no cover - Python 3.10 has no tomllib; tomli is its backport
+            import tomli as tomllib
         data: Any = tomllib.loads(text)
     else:
         data = json.loads(text)

@@ -34,7 +34,7 @@ def sandbox_http_protocol() -> type[asyncio.Protocol]:
     class SandboxHttpProtocol(base):  # type: ignore[misc, valid-type]
         """uvicorn's HTTP protocol, exposing each connection's transport to the app."""
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             this: Any = self  # the base class is only known at runtime
             app = this.app
