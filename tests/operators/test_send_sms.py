@@ -256,7 +256,7 @@ with DAG("send_mapped", schedule=None, start_date=pendulum.datetime(2026, 1, 1),
     assert len(ids) == 3
 
 
-def test_recipients_from_sql_and_csv(
+def test_recipients_from_sql_and_from_csv(
     dag_files: DagFiles,
     sandbox: SandboxServer,
     sqlite_ledger: str,
@@ -276,22 +276,30 @@ def test_recipients_from_sql_and_csv(
     monkeypatch.setenv("AIRFLOW_CONN_CRM", connection_json("sqlite", host=db))
     csv_path = f"{tmp_path}/extra.csv"
     with open(csv_path, "w", encoding="utf-8") as handle:
-        handle.write("phone,name\n+86 136-0000-0001,甲\n13600000002,乙\n13700000000,重复\n")
-    run = dag_files.run(
+        handle.write("phone,name\n+86 136-0000-0001,甲\n13600000002,乙\n13600000002,重复\n")
+    from_sql = dag_files.run(
         send_dag(
-            "send_sources",
+            "send_sql",
             "recipients_sql='SELECT mobile, name FROM patients', recipients_conn_id='crm', number_field=None, "
+            f"content='{{{{ name }}}}您好', template_id='{ANY_TEXT}'",
+        ),
+        "send_sql",
+    )
+    from_csv = dag_files.run(
+        send_dag(
+            "send_csv",
             f"recipients_file={csv_path!r}, content='{{{{ name }}}}您好', template_id='{ANY_TEXT}'",
         ),
-        "send_sources",
+        "send_csv",
     )
-    assert task_states(run) == {"send": "success"}
-    summary = xcom_value(run, "send")
-    assert summary["sent"] == 32 and summary["duplicate"] == 1
+    assert task_states(from_sql) == {"send": "success"} and task_states(from_csv) == {"send": "success"}
+    assert xcom_value(from_sql, "send")["sent"] == 30
+    summary = xcom_value(from_csv, "send")
+    assert summary["sent"] == 2 and summary["duplicate"] == 1
     texts = {n: r.content for r in sandbox.accepted() for n in r.numbers}
     assert texts["13600000001"] == "甲您好" and texts["13700000005"] == "患者5您好"
-    # Sources are read in order (recipients, recipients_file, recipients_sql); the first wins.
-    assert texts["13700000000"] == "重复您好"
+    # The first occurrence of a repeated number wins.
+    assert texts["13600000002"] == "乙您好"
 
 
 def test_custom_campaign_id_on_mapped_shards_and_across_tasks(

@@ -19,7 +19,9 @@ from yxt_provider.sensors.delivery import SmsDeliverySensor, timeout_outcome
         ("fail", False, False, "fail"),
     ],
 )
-def test_outcome_follows_both(on_timeout: str | None, soft_fail: bool, never_fail: bool, expected: str) -> None:
+def test_outcome_follows_both(
+    on_timeout: str | None, soft_fail: bool, never_fail: bool, expected: str
+) -> None:
     assert timeout_outcome(on_timeout, soft_fail=soft_fail, never_fail=never_fail) == expected
 
 

@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from yxt_provider.campaign.sender import SendOutcome
+    from yxt_provider.client.errors import YxtTransportError
 
-__all__ = ["CampaignIdError", "CampaignIncompleteError", "CampaignRejected", "CampaignStoppedError"]
+__all__ = [
+    "CampaignIdError",
+    "CampaignIncompleteError",
+    "CampaignRejected",
+    "CampaignStoppedError",
+    "GatewayUnreachableError",
+]
 
 
 class CampaignRejected(ValueError):
@@ -53,3 +60,16 @@ class CampaignIncompleteError(Exception):
     def __init__(self, message: str, outcome: SendOutcome) -> None:
         super().__init__(message)
         self.outcome = outcome
+
+
+class GatewayUnreachableError(CampaignIncompleteError):
+    """The gateway gave no answer to several requests in a row; the try ended early, all resumable.
+
+    :param message: the cause (host, port, what failed) and the counts.
+    :param outcome: counts when the try ended.
+    :param cause: the last transport failure.
+    """
+
+    def __init__(self, message: str, outcome: SendOutcome, cause: YxtTransportError) -> None:
+        super().__init__(message, outcome)
+        self.cause = cause

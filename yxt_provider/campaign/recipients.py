@@ -26,7 +26,18 @@ __all__ = [
 ]
 
 # Column / key names recognised as "the phone number" when none is given explicitly.
-NUMBER_FIELDS = ("number", "phone", "mobile", "user_number", "userNumber", "手机号")
+NUMBER_FIELDS = (
+    "number",
+    "phone",
+    "mobile",
+    "user_number",
+    "userNumber",
+    "手机号",
+    "手机号码",
+    "手机",
+    "联系电话",
+    "电话",
+)
 _MAX_INVALID_SAMPLES = 5
 
 

@@ -10,11 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from yxt_provider.campaign.errors import CampaignIncompleteError, CampaignStoppedError
+from yxt_provider.campaign.circuit import GatewayCircuit
+from yxt_provider.campaign.errors import (
+    CampaignIncompleteError,
+    CampaignStoppedError,
+    GatewayUnreachableError,
+)
 from yxt_provider.campaign.ratelimit import AdaptiveRateLimiter
 from yxt_provider.client.client import YxtClient, build_send_body
 from yxt_provider.client.errors import (
@@ -77,12 +83,15 @@ class SendSettings:
     :param progress_interval: seconds between progress lines in the log.
     :param throttle_patience: seconds a batch keeps waiting out code 11 before the task fails
         (a retry then resumes).
+    :param unreachable_after: requests in a row without an HTTP answer after which the gateway
+        counts as unreachable (see :mod:`yxt_provider.campaign.circuit`).
     """
 
     max_in_flight: int = 4
     max_requests_per_second: float | None = None
     progress_interval: float = 10.0
     throttle_patience: float = 600.0
+    unreachable_after: int = 3
 
     def __post_init__(self) -> None:
         if self.max_in_flight < 1:
@@ -155,6 +164,7 @@ class CampaignSender:
         self._lock = threading.Lock()
         # Batches of this pass whose outcome is unknown: some attempt may have been accepted.
         self._uncertain: set[int] = set()
+        self._circuit = GatewayCircuit(self.settings.unreachable_after)
 
     def send(self, campaign_id: str, numbers: Mapping[int, Sequence[str]] | None = None) -> SendOutcome:
         """Send every batch of ``campaign_id`` not yet sent.
@@ -165,6 +175,7 @@ class CampaignSender:
 
         :raises CampaignStoppedError: on a non-retryable gateway error (after in-flight requests end).
         :raises CampaignIncompleteError: when transient failures left batches unsent.
+        :raises GatewayUnreachableError: when the gateway gave no answer several times in a row.
         """
         batches = self.ledger.iter_batches(campaign_id)
         outcome = SendOutcome(batches=len(batches), recipients=sum(b.size for b in batches))
@@ -187,10 +198,17 @@ class CampaignSender:
         pool = ThreadPoolExecutor(self.settings.max_in_flight, thread_name_prefix="yxt-send")
         in_flight: dict[Future[bool], BatchRecord] = {}
         queue = iter(pending)
+        # Batches held back while the circuit was open, sent first once it closes.
+        held: deque[BatchRecord] = deque()
+        unreachable: YxtTransportError | None = None
         try:
             while True:
-                while not self._stop.is_set() and len(in_flight) < self.settings.max_in_flight * 2:
-                    batch = next(queue, None)
+                while (
+                    not self._stop.is_set()
+                    and not self._circuit.is_open
+                    and len(in_flight) < self.settings.max_in_flight * 2
+                ):
+                    batch = held.popleft() if held else next(queue, None)
                     if batch is None:
                         break
                     known = numbers.get(batch.batch_index) if numbers is not None else None
@@ -203,8 +221,15 @@ class CampaignSender:
                     error = future.exception()
                     if error is None:
                         continue
+                    if isinstance(error, _Held):
+                        held.append(batch)
+                        continue
                     self._record_error(batch, error)
                     outcome.failed_batches.append(batch.batch_index)
+                    if isinstance(error, YxtTransportError) and self._circuit.is_probe(batch.batch_index):
+                        # The probe spent its own retries without an answer: give up on this try.
+                        unreachable = error
+                        self._stop.set()
                     if isinstance(error, FATAL_ERRORS) and fatal is None:
                         fatal = error
                         self._stop.set()
@@ -220,6 +245,12 @@ class CampaignSender:
         if fatal is not None:
             self.ledger.set_campaign_status(campaign_id, "failed", error=str(fatal))
             raise CampaignStoppedError(_stopped_message(campaign_id, fatal, outcome), fatal, outcome)
+        if unreachable is not None:
+            raise GatewayUnreachableError(
+                _unreachable_message(campaign_id, unreachable, self._circuit.threshold, outcome),
+                outcome,
+                unreachable,
+            )
         if outcome.failed_batches:
             raise CampaignIncompleteError(
                 f"Campaign {campaign_id}: {len(outcome.failed_batches)} batches "
@@ -237,6 +268,8 @@ class CampaignSender:
     def _send_batch(self, batch: BatchRecord, outcome: SendOutcome, numbers: Sequence[str] | None) -> bool:
         if self._stop.is_set():
             raise _Cancelled()
+        if self._circuit.is_open and not self._circuit.is_probe(batch.batch_index):
+            raise _Held()
         try:
             return self._send_batch_once(batch, outcome, numbers)
         except FATAL_ERRORS:
@@ -266,6 +299,12 @@ class CampaignSender:
         def on_retry(exc: BaseException, _attempt: int) -> None:
             if isinstance(exc, _UNKNOWN_OUTCOME):
                 self._uncertain.add(batch.batch_index)
+            self._note_answer(batch.batch_index, exc)
+            if self._stop.is_set() or (
+                self._circuit.is_open and not self._circuit.is_probe(batch.batch_index)
+            ):
+                # Give up this request's retries: the probe (or a retry of the task) goes on.
+                raise _Held()
 
         while True:
             self.limiter.acquire()
@@ -287,12 +326,15 @@ class CampaignSender:
             except YxtThrottledError:
                 # A definite rejection: wait for a slot at the lowered pace, up to the patience,
                 # unless the campaign was stopped meanwhile.
+                self._circuit.answered()
                 self._throttled(outcome)
                 if self._clock() > deadline or self._stop.is_set():
                     raise
-            except _UNKNOWN_OUTCOME:
+            except _UNKNOWN_OUTCOME as exc:
                 self._uncertain.add(batch.batch_index)
+                self._note_answer(batch.batch_index, exc)
                 raise
+        self._circuit.answered()
         self.ledger.mark_sent(
             batch.campaign_id, batch.batch_index, gateway_task_id=task_id, duplicate=duplicate
         )
@@ -306,6 +348,13 @@ class CampaignSender:
                 outcome.sent_batches += 1
                 outcome.sent_recipients += batch.size
         return True
+
+    def _note_answer(self, batch_index: int, exc: BaseException) -> None:
+        """Tell the circuit whether a failed attempt got an HTTP answer."""
+        if isinstance(exc, YxtTransportError):
+            self._circuit.failed(batch_index, exc)
+        else:
+            self._circuit.answered()
 
     def _raced(self, batch: BatchRecord, before: BatchRecord) -> bool:
         """True when another sender of this ledger attempted the batch while we did."""
@@ -333,11 +382,32 @@ class _Cancelled(Exception):
     """A queued batch that was not started because the campaign stopped."""
 
 
-def _stopped_message(campaign_id: str, cause: BaseException, outcome: SendOutcome) -> str:
-    done = outcome.accepted_recipients
+class _Held(Exception):
+    """A batch held back (not started, or its retries given up) while the gateway seems unreachable."""
+
+
+def _unreachable_message(
+    campaign_id: str, cause: YxtTransportError, threshold: int, outcome: SendOutcome
+) -> str:
     return (
-        f"Campaign {campaign_id} stopped: {cause} "
-        f"Sent {done} of {outcome.recipients} recipients; {outcome.unsent_recipients} not sent. "
+        f"Campaign {campaign_id}: the gateway is unreachable: {cause.endpoint or 'gateway'}: {cause.cause}. "
+        f"Stopped after {threshold} requests in a row got no answer and a last one spent its retries. "
+        f"{outcome.accepted_recipients} of {outcome.recipients} recipients are sent; "
+        f"{outcome.unsent_recipients} are not, and nothing was lost: a retry of the task (or a clear) "
+        "sends them and re-sends nothing already accepted."
+    )
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in a full stop, so the next sentence does not run into it."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", "。", ")")) and not text.endswith("...") else f"{text}."
+
+
+def _stopped_message(campaign_id: str, cause: BaseException, outcome: SendOutcome) -> str:
+    return (
+        f"Campaign {campaign_id} stopped: {_sentence(str(cause))} "
+        f"Sent {outcome.accepted_recipients} of {outcome.recipients} recipients; {outcome.unsent_recipients} not sent. "
         "Fix the cause, then clear this task: it resumes where it stopped and sends nothing twice."
     )
 

@@ -1,4 +1,4 @@
-"""Where a campaign's recipients come from: values handed over, and CSV files.
+"""Recipients from CSV files (local or object storage), in the encoding their author saved them in.
 
 Reading a SQL query needs an Airflow connection, so that source lives with the operators
 (:mod:`yxt_provider.operators.recipient_sources`); this module needs no Airflow.
@@ -7,49 +7,42 @@ Reading a SQL query needs an Airflow connection, so that source lives with the o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from yxt_provider.campaign.recipients import Recipient, iter_csv_recipients, iter_recipients
+from yxt_provider.campaign.recipients import Recipient, iter_csv_recipients
 
-__all__ = ["iter_file_recipients", "load_recipients"]
+__all__ = ["iter_file_recipients"]
 
 
-def iter_file_recipients(path: Any, *, number_field: str | None = None) -> Iterator[Recipient]:
+def iter_file_recipients(
+    path: Any, *, number_field: str | None = None, encoding: str | None = None
+) -> Iterator[Recipient]:
     """Yield recipients from a CSV file with a header row.
 
     :param path: a local path, or an ``ObjectStoragePath`` (anything with ``open()``), e.g.
         ``ObjectStoragePath("s3://aws_default@bucket/recipients.csv")``.
-    :param number_field: the column with the phone number (default: ``number``/``phone``/``mobile``…).
+    :param number_field: the column with the phone number (default: ``number``/``phone``/``手机号码``…).
+    :param encoding: the file's text encoding; default UTF-8, with or without a byte-order
+        mark. Excel on Chinese Windows saves CSV as ``gbk``.
+    :raises ValueError: when the file is not in that encoding, saying how to fix it.
     """
+    chosen = encoding or "utf-8-sig"
     if hasattr(path, "open"):
-        stream = path.open("r", encoding="utf-8-sig", newline="")
+        stream = path.open("r", encoding=chosen, newline="")
     else:
-        stream = open(os.fspath(path), encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+        stream = open(os.fspath(path), encoding=chosen, newline="")  # noqa: SIM115 - closed below
     with stream:
-        yield from iter_csv_recipients(stream, number_field=number_field)
-
-
-def load_recipients(
-    recipients: Any = None,
-    *,
-    recipients_file: Any = None,
-    more: Iterable[Recipient] | None = None,
-    number_field: str | None = None,
-) -> Iterator[Recipient]:
-    """Yield recipients from every source given, in this order: ``recipients``, ``recipients_file``, ``more``.
-
-    Cleaning keeps the first occurrence of a repeated number, so the order decides whose
-    variables a number repeated across sources gets.
-
-    :param recipients: numbers or mappings (see :func:`~yxt_provider.campaign.recipients.iter_recipients`).
-    :param recipients_file: a CSV file (see :func:`iter_file_recipients`).
-    :param more: recipients from elsewhere (a SQL query), read last and lazily.
-    :param number_field: the key or column holding the phone number.
-    """
-    if recipients is not None:
-        yield from iter_recipients(recipients, number_field=number_field)
-    if recipients_file is not None:
-        yield from iter_file_recipients(recipients_file, number_field=number_field)
-    if more is not None:
-        yield from more
+        try:
+            yield from iter_csv_recipients(stream, number_field=number_field)
+        except UnicodeDecodeError as exc:
+            hint = (
+                "pass recipients_encoding='gbk' if Excel saved it on Chinese Windows, "
+                "or save it as 'CSV UTF-8'"
+                if encoding is None
+                else "check recipients_encoding"
+            )
+            raise ValueError(
+                f"{path} is not {encoding or 'UTF-8'} text (byte 0x{exc.object[exc.start]:02x} cannot be "
+                f"decoded as {exc.encoding}): {hint}"
+            ) from None

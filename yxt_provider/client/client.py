@@ -13,7 +13,6 @@ from requests.adapters import HTTPAdapter
 from yxt_provider.client.errors import (
     YxtNoDataError,
     YxtProtocolError,
-    YxtTransportError,
     error_for_code,
     truncate_for_message,
 )
@@ -31,6 +30,7 @@ from yxt_provider.client.request_id import new_request_id
 from yxt_provider.client.retry import RetrySettings, build_retrying
 from yxt_provider.client.secret import Secret
 from yxt_provider.client.signing import sign
+from yxt_provider.client.transport import transport_error
 
 __all__ = [
     "MAX_NUMBERS_PER_REQUEST",
@@ -261,14 +261,8 @@ class YxtClient:
         headers = self.signed_headers(params)
         try:
             response = self.session.post(url, data=payload, headers=headers, timeout=self.timeout)
-        except requests.Timeout as exc:
-            raise YxtTransportError(
-                f"{what}: no answer from {url} within {self.timeout}s ({type(exc).__name__})"
-            ) from None
         except requests.RequestException as exc:
-            raise YxtTransportError(
-                f"{what}: request to {url} failed: {type(exc).__name__}: {truncate_for_message(str(exc))}"
-            ) from None
+            raise transport_error(what, url, exc, self.timeout) from None
         return self._parse(response, what)
 
     @staticmethod

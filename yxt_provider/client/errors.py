@@ -68,10 +68,24 @@ class YxtTransportError(YxtError):
     """The request did not get an HTTP answer: refused, reset, dropped or timed out.
 
     A send that failed this way may still have been accepted; retry under the same serial.
+
+    :param message: the cause first, then what to do, then the detail
+        (see :func:`yxt_provider.client.transport.transport_error`).
+    :param endpoint: ``host:port`` of the gateway, when known.
+    :param kind: ``refused``, ``timeout``, ``tls``, ``dns``, ``reset`` or ``other``.
+    :param cause: the cause in a few words, e.g. ``connection refused (ConnectionRefusedError: …)``.
     """
 
     retryable = True
     summary = "Could not reach the gateway."
+
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, kind: str = "other", cause: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.kind = kind
+        self.cause = cause or message
 
 
 class YxtProtocolError(YxtError):

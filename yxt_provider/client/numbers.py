@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 __all__ = [
@@ -47,12 +48,14 @@ def mask_numbers_in_text(text: str) -> str:
 def normalize_number(raw: object) -> str:
     """Return the 11-digit form of a mainland mobile number.
 
-    Accepts ``+86``/``0086``/``86`` prefixes, spaces, dashes and brackets.
+    Accepts ``+86``/``0086``/``86`` prefixes, spaces, dashes and brackets, and full-width
+    digits and signs.
     :raises InvalidNumberError: when what remains is not ``1[3-9]`` followed by 9 digits.
     """
     if type(raw) is str and _MOBILE.fullmatch(raw):
         return raw  # already clean: the common case, and a hot path for 1000-number batches
-    text = _SEPARATORS.sub("", str(raw).strip())
+    # NFKC folds full-width digits and signs (１３８…, ＋８６), as typed with a Chinese IME.
+    text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", str(raw)).strip())
     if text.startswith("+86"):
         text = text[3:]
     elif text.startswith("0086"):

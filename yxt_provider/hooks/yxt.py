@@ -6,6 +6,8 @@ import them from); this module adds what needs Airflow: lookup, secret masking, 
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 from collections.abc import Callable, Iterable
 from functools import cached_property
@@ -37,6 +39,9 @@ try:  # Airflow 3.2+; 3.1's airflow.sdk.log has mask_secret but no amask_secret
     from airflow.sdk.log import amask_secret as _amask_secret
 except ImportError:  # pragma: no cover - Airflow 3.1
     _amask_secret = None  # type: ignore[assignment]
+
+# The id Airflow's "Test" button gives the connection it tests (airflow.utils.strings.get_random_string).
+_RANDOM_TEST_ID = re.compile(r"[A-Za-z0-9]{8}")
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -201,6 +206,8 @@ class YxtHook(BaseHook):
         try:
             settings = self.settings
         except YxtConnectionError as exc:
+            if _is_test_button_id(self.yxt_conn_id):
+                return False, f"YXT connection: {exc.field}: {exc.problem}"
             return False, str(exc)
         except Exception as exc:  # e.g. AirflowNotFoundException
             return False, f"Could not read connection {self.yxt_conn_id!r}: {exc}"
@@ -265,6 +272,15 @@ class YxtHook(BaseHook):
             else:  # strings, numbers that may be fractional, lists given comma-separated
                 widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
         return widgets
+
+
+def _is_test_button_id(conn_id: str) -> bool:
+    """True when ``conn_id`` is the throw-away id of the UI's Test button, which means nothing to the user.
+
+    Airflow's test endpoint copies the form into a connection named by ``get_random_string()``
+    (8 letters and digits) and exports it as ``AIRFLOW_CONN_<ID>`` for the test's duration.
+    """
+    return bool(_RANDOM_TEST_ID.fullmatch(conn_id)) and f"AIRFLOW_CONN_{conn_id.upper()}" in os.environ
 
 
 def _tcp_reachable(base_url: str, timeout: float | tuple[float, float]) -> tuple[bool, str]:

@@ -60,7 +60,10 @@ class SendSmsOperator(BaseOperator):
     :param template_id: the gateway template the text fits.
     :param yxt_conn_id: the YXT connection (templated).
     :param recipients_file: a CSV file (path or ``ObjectStoragePath``) with a header row.
+    :param recipients_encoding: the CSV file's encoding; default UTF-8 (a byte-order mark is
+        fine). Excel on Chinese Windows saves ``gbk``.
     :param recipients_sql: a query whose rows are recipients (needs ``recipients_conn_id``);
+        give exactly one of ``recipients``, ``recipients_file`` and ``recipients_sql``;
         templated, and a value ending in ``.sql`` is read from that file.
     :param recipients_conn_id: the Airflow SQL connection ``recipients_sql`` runs on (templated).
     :param recipients_sql_parameters: parameters for ``recipients_sql``.
@@ -100,6 +103,7 @@ class SendSmsOperator(BaseOperator):
         recipients: Any = None,
         yxt_conn_id: str = DEFAULT_CONN_ID,
         recipients_file: Any = None,
+        recipients_encoding: str | None = None,
         recipients_sql: str | None = None,
         recipients_conn_id: str | None = None,
         recipients_sql_parameters: Any = None,
@@ -115,13 +119,20 @@ class SendSmsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not 1 <= batch_size <= MAX_NUMBERS_PER_REQUEST:
-            raise ValueError(f"batch_size must be between 1 and {MAX_NUMBERS_PER_REQUEST}, got {batch_size}")
+        _check_arguments(
+            recipients=recipients,
+            recipients_file=recipients_file,
+            recipients_sql=recipients_sql,
+            recipients_conn_id=recipients_conn_id,
+            batch_size=batch_size,
+            max_in_flight=max_in_flight,
+        )
         self.recipients = recipients
         self.content = content
         self.template_id = template_id
         self.yxt_conn_id = yxt_conn_id
         self.recipients_file = recipients_file
+        self.recipients_encoding = recipients_encoding
         self.recipients_sql = recipients_sql
         self.recipients_conn_id = recipients_conn_id
         self.recipients_sql_parameters = recipients_sql_parameters
@@ -182,10 +193,11 @@ class SendSmsOperator(BaseOperator):
                 return run.send(client, self._send_settings()).to_dict()
             finally:
                 client.close()
+        # "from None": the message already says everything; a chained copy would print it twice.
         except CampaignRejected as exc:
-            raise AirflowFailException(str(exc)) from exc
+            raise AirflowFailException(str(exc)) from None
         except CampaignStoppedError as exc:
-            raise YxtCampaignStoppedError(str(exc)) from exc
+            raise YxtCampaignStoppedError(str(exc)) from None
         finally:
             self.hook.close()
 
@@ -195,30 +207,22 @@ class SendSmsOperator(BaseOperator):
             self._run.stop()
 
     def _read_recipients(self) -> Iterator[Recipient]:
-        from yxt_provider.campaign.sources import load_recipients
+        from yxt_provider.campaign.recipients import iter_recipients
+        from yxt_provider.campaign.sources import iter_file_recipients
         from yxt_provider.operators.recipient_sources import iter_sql_recipients
 
-        if self.recipients is None and self.recipients_file is None and self.recipients_sql is None:
-            raise ValueError("SendSmsOperator needs recipients, recipients_file or recipients_sql")
-        if self.recipients_sql is not None and not self.recipients_conn_id:
-            raise ValueError(
-                "recipients_sql needs recipients_conn_id, the Airflow SQL connection to run it on"
+        if self.recipients_sql is not None:
+            return iter_sql_recipients(
+                self.recipients_sql,
+                str(self.recipients_conn_id),
+                parameters=self.recipients_sql_parameters,
+                number_field=self.number_field,
             )
-        return load_recipients(
-            self.recipients,
-            recipients_file=self.recipients_file,
-            more=(
-                None
-                if self.recipients_sql is None
-                else iter_sql_recipients(
-                    self.recipients_sql,
-                    str(self.recipients_conn_id),
-                    parameters=self.recipients_sql_parameters,
-                    number_field=self.number_field,
-                )
-            ),
-            number_field=self.number_field,
-        )
+        if self.recipients_file is not None:
+            return iter_file_recipients(
+                self.recipients_file, number_field=self.number_field, encoding=self.recipients_encoding
+            )
+        return iter_recipients(self.recipients, number_field=self.number_field)
 
     def _send_settings(self) -> SendSettings:
         from yxt_provider.campaign.sender import SendSettings
@@ -228,3 +232,37 @@ class SendSmsOperator(BaseOperator):
             max_requests_per_second=self.max_requests_per_second or self.hook.max_requests_per_second,
             progress_interval=self.progress_interval,
         )
+
+
+def _check_arguments(
+    *,
+    recipients: Any,
+    recipients_file: Any,
+    recipients_sql: Any,
+    recipients_conn_id: Any,
+    batch_size: int,
+    max_in_flight: int | None,
+) -> None:
+    """Refuse, when the DAG is parsed, arguments that can never work."""
+    given = [
+        name
+        for name, value in (
+            ("recipients", recipients),
+            ("recipients_file", recipients_file),
+            ("recipients_sql", recipients_sql),
+        )
+        if value is not None
+    ]
+    if not given:
+        raise ValueError("SendSmsOperator needs one of recipients, recipients_file or recipients_sql")
+    if len(given) > 1:
+        raise ValueError(
+            f"SendSmsOperator takes one recipient source, got {' and '.join(given)}; combine them upstream "
+            "(for instance in the query, or in a task whose output is recipients)"
+        )
+    if recipients_sql is not None and not recipients_conn_id:
+        raise ValueError("recipients_sql needs recipients_conn_id, the Airflow SQL connection to run it on")
+    if not 1 <= batch_size <= MAX_NUMBERS_PER_REQUEST:
+        raise ValueError(f"batch_size must be between 1 and {MAX_NUMBERS_PER_REQUEST}, got {batch_size}")
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
