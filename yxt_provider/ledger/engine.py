@@ -12,22 +12,26 @@ SQLite (the one-machine default) is set up for several processes writing one fil
   "database is locked" *without* waiting when another process committed in between; taking
   the write lock up front makes such writers queue on ``busy_timeout`` instead.
 
-PostgreSQL and MySQL get a small pre-pinged, recycled pool: Airflow workers are long-lived
-and databases drop idle connections.
+PostgreSQL and MySQL/MariaDB get a small pre-pinged, recycled pool: Airflow workers are
+long-lived and databases drop idle connections.
 
 Every backend gets ``hide_parameters=True``: bound values (phone numbers) never appear in
 the text of a database error.
+
+:func:`retry_transient` runs an idempotent transaction again when the database aborted it
+to break a deadlock or a serialization conflict (PostgreSQL).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -35,13 +39,19 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from yxt_provider.client.numbers import mask_numbers_in_text
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "create_ledger_engine", "write_transaction"]
+__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "create_ledger_engine", "retry_transient", "write_transaction"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # One in-process write lock per SQLite engine (see write_transaction).
 _SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 # Execution option telling the SQLite "begin" hook that this transaction will write.
 _WRITE_OPTION = "yxt_write"
+# PostgreSQL SQLSTATEs worth retrying a whole idempotent transaction for.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 
 
 def create_ledger_engine(url: str | sa.URL, **engine_kwargs: Any) -> Engine:
@@ -157,3 +167,22 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+def retry_transient(func: Callable[[], _T], attempts: int = 3) -> _T:
+    """Run an idempotent transaction again after a deadlock or serialization failure.
+
+    :param func: runs the whole transaction (opens and commits it itself).
+    :param attempts: how many times to try in all.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return func()
+        except sa.exc.OperationalError as exc:
+            # psycopg 3 names the SQLSTATE ``sqlstate``; psycopg2 names it ``pgcode``.
+            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if attempt == attempts or code not in _RETRYABLE_SQLSTATES:
+                raise
+            log.warning("ledger: transaction aborted by the database (%s); retrying", code)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")

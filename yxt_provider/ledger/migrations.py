@@ -40,8 +40,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from yxt_provider.ledger import schema
+from yxt_provider.ledger.dialects import is_mysql, upsert
 from yxt_provider.ledger.engine import write_transaction
-from yxt_provider.ledger.upsert import upsert
 
 __all__ = [
     "LATEST_VERSION",
@@ -163,7 +163,7 @@ def _lock(conn: Connection) -> None:
     if name == "postgresql":
         # Released automatically at commit/rollback.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    elif name in ("mysql", "mariadb"):
+    elif is_mysql(conn.dialect):
         got = conn.execute(sa.text("SELECT GET_LOCK(:name, 60)"), {"name": _MYSQL_LOCK_NAME}).scalar()
         if got != 1:
             raise LedgerSchemaError("timed out waiting for another process to finish the ledger schema")
@@ -171,7 +171,7 @@ def _lock(conn: Connection) -> None:
 
 
 def _unlock(conn: Connection) -> None:
-    if conn.dialect.name in ("mysql", "mariadb"):
+    if is_mysql(conn.dialect):
         conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "BATCH_STATES",
     "CAMPAIGN_STATUSES",
+    "FINAL_MESSAGE_STATUSES",
     "MESSAGE_STATUSES",
     "UTCDateTime",
     "batches",
@@ -116,7 +117,7 @@ batches = sa.Table(
     sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), primary_key=True),
     sa.Column("batch_index", sa.Integer, primary_key=True, autoincrement=False),
     # VARCHAR(20), not CHAR(20): on PostgreSQL a bpchar column compared with a text value
-    # (what unnest(text[]) yields in store_receipts) is cast, which disables its index.
+    # (what a JSON page of receipts yields) is cast, which disables its index.
     # Unique across campaigns: the gateway deduplicates by serial, so two batches sharing
     # one would silently drop the second.
     sa.Column("serial_number", sa.String(SERIAL_LENGTH), nullable=False, unique=True),
