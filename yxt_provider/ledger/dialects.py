@@ -9,6 +9,8 @@
   the status expressions of :mod:`yxt_provider.ledger.views`.
 
 Adding a backend means changing this module (and the engine settings), nothing else.
+Tested backends: SQLite, PostgreSQL, MariaDB 10.11. Oracle MySQL takes the paths for
+"no ``INSERT ... RETURNING``", which the tests run on the other backends.
 """
 
 from __future__ import annotations
@@ -113,12 +115,12 @@ def upsert(table: sa.Table, dialect: Dialect, *, key: Sequence[str], update: Seq
 def supports_insert_returning(dialect: Dialect) -> bool:
     """True when ``INSERT ... RETURNING`` reports exactly the rows an insert-ignore wrote.
 
-    PostgreSQL and SQLite ≥ 3.35 do; MySQL does not (MariaDB has RETURNING, but the ledger
-    treats the whole MySQL family alike to keep one code path there).
+    PostgreSQL, SQLite ≥ 3.35 and MariaDB ≥ 10.5 do (MariaDB's ``INSERT IGNORE ...
+    RETURNING`` returns only the rows inserted); MySQL has no RETURNING.
 
     :param dialect: the dialect to ask about.
     """
-    return dialect.name in ("postgresql", "sqlite") and bool(dialect.insert_returning)
+    return (dialect.name in ("postgresql", "sqlite") or is_mysql(dialect)) and bool(dialect.insert_returning)
 
 
 def insert_if_absent(conn: Connection, table: sa.Table, row: dict[str, Any]) -> bool:
@@ -399,44 +401,42 @@ _SETTLE_ONE = (
 
 
 def _store_receipts_generic(conn: Connection, rows: Sequence[ReceiptRow], now: datetime) -> tuple[int, int]:
-    """Backends without INSERT ... RETURNING (MySQL): lock, find the new keys, then write.
+    """MySQL/MariaDB, and any backend without the statements above: three steps, no locking read.
 
-    ``SELECT ... FOR UPDATE`` takes next-key locks on MySQL/InnoDB, so a concurrent caller
-    with overlapping receipts waits here and then finds them stored.
+    1. Read which of the page's messages exist and are not final (a plain consistent read).
+    2. Insert-ignore the receipts with that ``matched`` flag, learning which rows this call
+       wrote: from RETURNING (MariaDB ≥ 10.5) or, without it (MySQL), from the rowcount of
+       one statement per receipt.
+    3. Settle the messages of the matched receipts this call wrote, where still not final.
+
+    As on PostgreSQL, the receipt's primary key is the only point of contention: a
+    concurrent caller inserting the same receipt waits for ours to commit, then skips it
+    and never touches its message; a message read as open in (1) can only have been
+    settled since by whoever stored its receipt, and then our insert of it is skipped.
+    There is deliberately no ``SELECT ... FOR UPDATE``: on InnoDB it takes gap locks on
+    absent keys, which two callers both hold and then deadlock on when both insert.
     """
     keys = [(serial, phone) for serial, phone, _ in rows]
-    existing = set(
-        conn.execute(
-            sa.select(_r.serial_number, _r.phone)
-            .where(sa.tuple_(_r.serial_number, _r.phone).in_(keys))
-            .with_for_update()
-        ).tuples()
-    )
-    new = [row for row in rows if (row[0], row[1]) not in existing]
-    if not new:
-        return 0, 0
-    with_message = set(
+    open_messages = set(
         conn.execute(
             sa.select(_m.serial_number, _m.phone).where(
-                sa.tuple_(_m.serial_number, _m.phone).in_([(s, p) for s, p, _ in new])
+                sa.tuple_(_m.serial_number, _m.phone).in_(keys), views.not_final()
             )
         ).tuples()
     )
-    conn.execute(
-        insert_ignore(schema.receipts, conn.dialect),
-        [
-            {
-                "serial_number": s,
-                "phone": p,
-                "result": r,
-                "received_at": now,
-                "matched": (s, p) in with_message,
-            }
-            for s, p, r in new
-        ],
-    )
+    values = [
+        {"serial_number": s, "phone": p, "result": r, "received_at": now, "matched": (s, p) in open_messages}
+        for s, p, r in rows
+    ]
+    insert = insert_ignore(schema.receipts, conn.dialect)
+    if supports_insert_returning(conn.dialect):
+        new = set(conn.execute(insert.values(values).returning(_r.serial_number, _r.phone)).tuples())
+    else:
+        new = {(v["serial_number"], v["phone"]) for v in values if conn.execute(insert, v).rowcount == 1}
     settle = [
-        {"k_serial": s, "k_phone": p, "k_result": r, "now": now} for s, p, r in new if (s, p) in with_message
+        {"k_serial": v["serial_number"], "k_phone": v["phone"], "k_result": v["result"], "now": now}
+        for v in values
+        if v["matched"] and (v["serial_number"], v["phone"]) in new
     ]
     if settle:
         conn.execute(_SETTLE_ONE, settle)

@@ -19,7 +19,7 @@ Every backend gets ``hide_parameters=True``: bound values (phone numbers) never 
 the text of a database error.
 
 :func:`retry_transient` runs an idempotent transaction again when the database aborted it
-to break a deadlock or a serialization conflict (PostgreSQL).
+to break a deadlock (PostgreSQL, InnoDB) or a serialization conflict.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ _SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref
 _WRITE_OPTION = "yxt_write"
 # PostgreSQL SQLSTATEs worth retrying a whole idempotent transaction for.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+# MySQL/MariaDB error numbers, likewise: ER_LOCK_DEADLOCK (InnoDB rolled the transaction back).
+_RETRYABLE_MYSQL_ERRORS = frozenset({1213})
 
 
 def create_ledger_engine(url: str | sa.URL, **engine_kwargs: Any) -> Engine:
@@ -87,13 +89,15 @@ def _mask_numbers_in_error(context: ExceptionContext) -> None:
     """Mask phone numbers the database itself wrote into an error.
 
     ``hide_parameters`` keeps bound values out, but PostgreSQL quotes row values in its
-    own text ("DETAIL: Key (serial_number, phone)=(…, 13800138000) already exists"). Both
-    the driver's exception and SQLAlchemy's wrapper carry that text, and a traceback
-    prints both; the exception types and SQLSTATE stay as they are.
+    own text ("DETAIL: Key (serial_number, phone)=(…, 13800138000) already exists"), and
+    so does MySQL ("Duplicate entry '13800138000' for key 'PRIMARY'"). Both the driver's
+    exception and SQLAlchemy's wrapper carry that text, and a traceback prints both. Every
+    text argument is masked: MySQL drivers put the error number first and the message
+    second. The exception types, SQLSTATE and error numbers stay as they are.
     """
     for exc in (context.original_exception, context.sqlalchemy_exception):
-        if exc is not None and exc.args and isinstance(exc.args[0], str):
-            exc.args = (mask_numbers_in_text(exc.args[0]), *exc.args[1:])
+        if exc is not None and exc.args:
+            exc.args = tuple(mask_numbers_in_text(a) if isinstance(a, str) else a for a in exc.args)
 
 
 def _create_sqlite_engine(url: sa.URL, engine_kwargs: dict[str, Any]) -> Engine:
@@ -179,10 +183,20 @@ def retry_transient(func: Callable[[], _T], attempts: int = 3) -> _T:
         try:
             return func()
         except sa.exc.OperationalError as exc:
-            # psycopg 3 names the SQLSTATE ``sqlstate``; psycopg2 names it ``pgcode``.
-            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-            if attempt == attempts or code not in _RETRYABLE_SQLSTATES:
+            code = _transient_code(exc.orig)
+            if attempt == attempts or code is None:
                 raise
             log.warning("ledger: transaction aborted by the database (%s); retrying", code)
             time.sleep(0.05 * attempt)
     raise AssertionError("unreachable")
+
+
+def _transient_code(error: BaseException | None) -> str | int | None:
+    """The SQLSTATE or error number of a transient abort, ``None`` for any other error."""
+    # psycopg 3 names the SQLSTATE ``sqlstate``; psycopg2 names it ``pgcode``.
+    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return str(sqlstate)
+    # MySQL drivers put the error number first: OperationalError(1213, "Deadlock found ...").
+    number = error.args[0] if error is not None and error.args else None
+    return number if isinstance(number, int) and number in _RETRYABLE_MYSQL_ERRORS else None
