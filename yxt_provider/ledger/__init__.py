@@ -1,7 +1,9 @@
 """The delivery ledger: SQL tables (SQLAlchemy Core) for campaigns, batches, messages and receipts.
 
 Pure Python, no Airflow import: usable from operators, triggers, scripts and tests alike.
-SQLite (one machine), PostgreSQL and MySQL are supported.
+Backends, each tested: SQLite (one machine), PostgreSQL, MariaDB (tested on 10.11; 10.5 or
+later, for ``INSERT ... RETURNING``). Oracle MySQL 8 should work (it takes the paths for
+backends without RETURNING, which the tests run on the others) but no MySQL server is tested.
 
 Modules by job: :mod:`.store` (the :class:`Ledger` API), :mod:`.send_store` and
 :mod:`.receipt_store` (writes, per table), :mod:`.read_models` (reports and counts),

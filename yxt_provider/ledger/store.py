@@ -38,7 +38,7 @@ __all__ = ["Ledger", "LedgerError", "UnknownBatchError", "UnknownCampaignError"]
 
 
 class Ledger:
-    """The delivery ledger over one SQL database (SQLite, PostgreSQL or MySQL).
+    """The delivery ledger over one SQL database (SQLite, PostgreSQL or MariaDB/MySQL).
 
     Pure Python and SQLAlchemy Core: usable from operators, triggers, scripts and tests.
     Every method is one transaction; the object itself holds no state besides the engine,
