@@ -1,4 +1,4 @@
-"""Receipts/s ingested from the sandbox gateway into the ledger (SQLite and PostgreSQL).
+"""Receipts/s ingested from the sandbox gateway into the ledger (SQLite, PostgreSQL, MariaDB).
 
 For each backend: plan a 100,000-recipient campaign (100 batches of 1000) in a fresh
 ledger, send it to a sandbox running in its own process (so the gateway does not share
@@ -6,9 +6,11 @@ this process's GIL), then time ``drain_receipts`` reading every receipt page by 
 HTTP and storing each page before reading the next. Target: 20,000 receipts/s per backend.
 
 Usage: ``python benchmarks/receipt_ingest.py [--receipts 100000] [--page-size 500]
-[--backends sqlite,postgresql] [--postgres-url URL]``. PostgreSQL runs in a fresh schema
-(dropped afterwards) of ``--postgres-url`` (default: ``$YXT_TEST_POSTGRES_URL`` or
-``postgresql+psycopg2://postgres@127.0.0.1:5432/test``).
+[--backends sqlite,postgresql] [--postgres-url URL] [--mysql-url URL]``. PostgreSQL runs in
+a fresh schema (dropped afterwards) of ``--postgres-url`` (default: ``$YXT_TEST_POSTGRES_URL``
+or ``postgresql+psycopg2://postgres@127.0.0.1:5432/test``); ``--backends ...,mysql`` adds
+MariaDB/MySQL, in a fresh database (dropped afterwards) on the server of ``--mysql-url``
+(default: ``$YXT_TEST_MYSQL_URL`` or ``mysql+mysqldb://root@127.0.0.1:3306/test``).
 """
 
 from __future__ import annotations
@@ -39,22 +41,35 @@ TEMPLATE = "1000000000001"
 
 
 @contextmanager
-def ledger_url(backend: str, postgres_url: str) -> Iterator[str]:
-    """A fresh, empty ledger database: a temporary SQLite file or a private PostgreSQL schema."""
+def ledger_url(backend: str, postgres_url: str, mysql_url: str = "") -> Iterator[str]:
+    """A fresh, empty ledger database: a temporary SQLite file, a private PostgreSQL schema or MySQL database."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'ledger.db'}"
         return
     name = f"yxt_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    try:
+    if backend == "mysql":
+        server, create, drop = (
+            mysql_url,
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+            f"DROP DATABASE `{name}`",
+        )
+        url = sa.make_url(mysql_url).set(database=name).update_query_dict({"charset": "utf8mb4"})
+    else:
+        server, create, drop = (
+            postgres_url,
+            f'CREATE SCHEMA "{name}"',
+            f'DROP SCHEMA IF EXISTS "{name}" CASCADE',
+        )
         url = sa.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={name}"})
+    admin = sa.create_engine(server, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(create))
+    try:
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            conn.execute(sa.text(drop))
         admin.dispose()
 
 
@@ -110,6 +125,10 @@ def main() -> None:
         "--postgres-url",
         default=os.environ.get("YXT_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
     )
+    parser.add_argument(
+        "--mysql-url",
+        default=os.environ.get("YXT_TEST_MYSQL_URL", "mysql+mysqldb://root@127.0.0.1:3306/test"),
+    )
     args = parser.parse_args()
     if args.receipts % BATCH:
         parser.error(f"--receipts must be a multiple of {BATCH}")
@@ -120,7 +139,7 @@ def main() -> None:
         client = YxtClient(base_url, DEFAULT_SP_CODE, DEFAULT_APP_KEY, DEFAULT_APP_SECRET)
         try:
             for tag, backend in enumerate(args.backends.split(","), start=1):
-                with ledger_url(backend, args.postgres_url) as url:
+                with ledger_url(backend, args.postgres_url, args.mysql_url) as url:
                     run_backend(backend, url, client, args.receipts, tag)
         finally:
             client.close()

@@ -5,6 +5,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# mysqlclient (the test extra's MariaDB/MySQL driver) compiles against the MariaDB C client
+# library, found through pkg-config. A fresh machine may lack both.
+if ! { pkg-config --exists libmariadb || pkg-config --exists mysqlclient; } 2>/dev/null; then
+  packages="libmariadb-dev"
+  command -v pkg-config >/dev/null || packages="$packages pkg-config"
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> installing $packages (needed to build mysqlclient)"
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086 # $packages is a list of package names
+    apt-get install -y -q $packages \
+      || { apt-get update -q && apt-get install -y -q $packages; }
+  else
+    echo "==> mysqlclient needs the MariaDB client headers; run as root:" >&2
+    echo "    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages" >&2
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 STAMP="$VENV/.yxt-installed"

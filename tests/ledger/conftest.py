@@ -1,4 +1,4 @@
-"""Ledger tests: the dual-backend ``ledger_url``/``ledger`` fixtures come from ``tests.fixtures.ledger``."""
+"""Ledger tests: the ``ledger_url``/``ledger`` fixtures come from ``tests.fixtures.ledger``, over every backend."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.fixtures.ledger import ALL_BACKENDS, ledger_url_fixture
 from yxt_provider.ledger import CampaignRecord, PlannedBatch
+
+# The ledger's own tests run on every backend it supports, MariaDB/MySQL included.
+ledger_url = ledger_url_fixture(ALL_BACKENDS)
 
 
 def make_campaign(campaign_id: str = "dag.run.task.-1", **overrides: object) -> CampaignRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from yxt_provider.ledger import Ledger, create_ledger_engine, store
+from yxt_provider.ledger import Ledger, create_ledger_engine, engine
 
 PHONE = "13912345678"
 
@@ -36,7 +36,7 @@ class _DriverError(Exception):
 
 @pytest.mark.parametrize("attribute", ["sqlstate", "pgcode"])  # psycopg 3, psycopg2
 def test_deadlocks_are_retried(attribute: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(engine.time, "sleep", lambda _seconds: None)
     calls = []
 
     def transaction() -> str:
@@ -45,12 +45,12 @@ def test_deadlocks_are_retried(attribute: str, monkeypatch: pytest.MonkeyPatch) 
             raise sa.exc.OperationalError("UPDATE ...", {}, _DriverError(attribute, "40P01"))
         return "done"
 
-    assert store._retry_transient(transaction) == "done"
+    assert engine.retry_transient(transaction) == "done"
     assert len(calls) == 2
 
 
 def test_other_operational_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(engine.time, "sleep", lambda _seconds: None)
     calls = []
 
     def transaction() -> None:
@@ -58,7 +58,7 @@ def test_other_operational_errors_are_not_retried(monkeypatch: pytest.MonkeyPatc
         raise sa.exc.OperationalError("UPDATE ...", {}, _DriverError("sqlstate", "57014"))
 
     with pytest.raises(sa.exc.OperationalError):
-        store._retry_transient(transaction)
+        engine.retry_transient(transaction)
     assert len(calls) == 1
 
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.ledger.conftest import make_batches, make_campaign, phone
-from yxt_provider.ledger import Ledger, PlannedBatch, schema, store
+from yxt_provider.ledger import Ledger, PlannedBatch, dialects, schema, send_store
 
 
 def test_create_plan_writes_campaign_batches_and_messages(ledger: Ledger) -> None:
@@ -94,9 +94,9 @@ def test_serial_collision_across_campaigns_is_an_error(ledger: Ledger) -> None:
 
 def test_large_plan_is_chunked_lazily_and_complete(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     """50,000 rows through a small chunk size: many flushes, every row written once, in order."""
-    monkeypatch.setattr(store, "PLAN_CHUNK_ROWS", 4_000)
+    monkeypatch.setattr(send_store, "PLAN_CHUNK_ROWS", 4_000)
     chunk_sizes: list[int] = []
-    real_writer = store._message_writer
+    real_writer = dialects.message_writer
 
     def recording_writer(conn: sa.Connection) -> Callable[[list[tuple[str, str, str, int, int, str]]], None]:
         write = real_writer(conn)
@@ -107,7 +107,7 @@ def test_large_plan_is_chunked_lazily_and_complete(ledger: Ledger, monkeypatch: 
 
         return record
 
-    monkeypatch.setattr(store, "_message_writer", recording_writer)
+    monkeypatch.setattr(dialects, "message_writer", recording_writer)
     in_flight = {"produced": 0}
 
     def batches() -> Iterator[PlannedBatch]:

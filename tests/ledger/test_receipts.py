@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tests.ledger.conftest import make_batches, make_campaign, phone, serial
 from yxt_provider.client.models import Receipt
-from yxt_provider.ledger import Ledger, ReceiptIngestCounts, schema, store
+from yxt_provider.ledger import Ledger, ReceiptIngestCounts, dialects, receipt_store, schema
 
 FOREIGN_SERIAL = "99999999999999999999"
 
@@ -105,7 +105,7 @@ def test_empty_page(sent: Ledger) -> None:
 
 
 def test_large_pages_span_statement_chunks(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "RECEIPT_CHUNK_ROWS", 700)
+    monkeypatch.setattr(receipt_store, "RECEIPT_CHUNK_ROWS", 700)
     assert ledger.create_plan(make_campaign("c1"), make_batches("c1", [1000] * 5))
     for index in range(5):
         ledger.mark_sent("c1", index, gateway_task_id="T", duplicate=False)
@@ -120,7 +120,7 @@ def test_large_pages_span_statement_chunks(ledger: Ledger, monkeypatch: pytest.M
 
 def test_generic_path_for_backends_without_returning(sent: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     """The MySQL code path, exercised on the backends at hand."""
-    monkeypatch.setattr(store, "supports_insert_returning", lambda dialect: False)
+    monkeypatch.setattr(dialects, "supports_insert_returning", lambda dialect: False)
     page = [
         Receipt(serial(1, 0), phone(0), 0),
         Receipt(serial(1, 0), phone(1), 4),

@@ -1,16 +1,22 @@
-"""Helpers for receipt tests: campaigns planned in a ledger and sent to the sandbox."""
+"""Helpers for receipt tests: campaigns planned in a ledger and sent to the sandbox.
+
+Receipt ingest runs on every backend the ledger supports, MariaDB/MySQL included.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+from tests.fixtures.ledger import ALL_BACKENDS, ledger_url_fixture
 from yxt_provider.client import YxtClient
 from yxt_provider.ledger import CampaignRecord, DeliveryReport, Ledger, PlannedBatch
 from yxt_provider.receipts import IngestResult, drain_receipts
 from yxt_provider.sandbox import SandboxServer
 
 ANY_TEXT = "1000000000001"  # the sandbox's catch-all template
+
+ledger_url = ledger_url_fixture(ALL_BACKENDS)
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,9 @@ def _ledger_for(url: str) -> Ledger:
 class YxtLedgerHook(BaseHook):
     """Opens the YXT delivery ledger.
 
-    With ``ledger_conn_id`` it uses that Airflow connection (any database SQLAlchemy can
-    reach: PostgreSQL, MySQL, SQLite); without one, an embedded SQLite file under
+    With ``ledger_conn_id`` it uses that Airflow SQL connection: PostgreSQL, MariaDB/MySQL or
+    SQLite (the ledger is tested on SQLite, PostgreSQL and MariaDB 10.11; through an Airflow
+    connection on SQLite and PostgreSQL); without one, an embedded SQLite file under
     ``AIRFLOW_HOME``, which only works when every task runs on this machine.
 
     :param ledger_conn_id: an Airflow SQL connection id, or ``None`` for the embedded ledger.
@@ -76,7 +77,7 @@ class YxtLedgerHook(BaseHook):
                 log.warning(
                     "The YXT ledger is the embedded SQLite file under AIRFLOW_HOME, but the executor is %s: "
                     "tasks on other workers will not see it. Set ledger_conn_id to a shared database "
-                    "(PostgreSQL or MySQL).",
+                    "(PostgreSQL or MariaDB/MySQL).",
                     executor,
                 )
             return default_ledger_url()

@@ -1,14 +1,31 @@
 """The delivery ledger: SQL tables (SQLAlchemy Core) for campaigns, batches, messages and receipts.
 
 Pure Python, no Airflow import: usable from operators, triggers, scripts and tests alike.
-SQLite (one machine), PostgreSQL and MySQL are supported.
+Backends, each tested: SQLite (one machine), PostgreSQL, MariaDB (tested on 10.11; 10.5 or
+later, for ``INSERT ... RETURNING``). Oracle MySQL 8 should work (it takes the paths for
+backends without RETURNING, which the tests run on the others) but no MySQL server is tested.
+
+Modules by job: :mod:`.store` (the :class:`Ledger` API), :mod:`.send_store` and
+:mod:`.receipt_store` (writes, per table), :mod:`.read_models` (reports and counts),
+:mod:`.dialects` (everything that differs per backend), :mod:`.views` (the status
+expressions), :mod:`.schema` and :mod:`.migrations` (tables and their versions),
+:mod:`.models` (the records and the delivery report), :mod:`.engine` (engines and transactions).
 """
 
 from yxt_provider.ledger.engine import create_ledger_engine
+from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
 from yxt_provider.ledger.migrations import LATEST_VERSION, LedgerSchemaError, ensure_schema
-from yxt_provider.ledger.models import BatchRecord, CampaignRecord, PlannedBatch, ReceiptIngestCounts
-from yxt_provider.ledger.report import DeliveryReport, export_campaign_csv
-from yxt_provider.ledger.store import Ledger, LedgerError, UnknownBatchError, UnknownCampaignError
+from yxt_provider.ledger.models import (
+    BatchRecord,
+    CampaignRecord,
+    DeliveryReport,
+    PlannedBatch,
+    ReceiptIngestCounts,
+    describe_result,
+)
+from yxt_provider.ledger.read_models import export_campaign_csv
+from yxt_provider.ledger.report import pending_timeout_of, result_meanings
+from yxt_provider.ledger.store import Ledger
 
 __all__ = [
     "LATEST_VERSION",
@@ -23,6 +40,9 @@ __all__ = [
     "UnknownBatchError",
     "UnknownCampaignError",
     "create_ledger_engine",
+    "describe_result",
     "ensure_schema",
     "export_campaign_csv",
+    "pending_timeout_of",
+    "result_meanings",
 ]

@@ -12,22 +12,26 @@ SQLite (the one-machine default) is set up for several processes writing one fil
   "database is locked" *without* waiting when another process committed in between; taking
   the write lock up front makes such writers queue on ``busy_timeout`` instead.
 
-PostgreSQL and MySQL get a small pre-pinged, recycled pool: Airflow workers are long-lived
-and databases drop idle connections.
+PostgreSQL and MySQL/MariaDB get a small pre-pinged, recycled pool: Airflow workers are
+long-lived and databases drop idle connections.
 
 Every backend gets ``hide_parameters=True``: bound values (phone numbers) never appear in
 the text of a database error.
+
+:func:`retry_transient` runs an idempotent transaction again when the database aborted it
+to break a deadlock (PostgreSQL, InnoDB) or a serialization conflict.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -35,13 +39,21 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from yxt_provider.client.numbers import mask_numbers_in_text
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "create_ledger_engine", "write_transaction"]
+__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "create_ledger_engine", "retry_transient", "write_transaction"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # One in-process write lock per SQLite engine (see write_transaction).
 _SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 # Execution option telling the SQLite "begin" hook that this transaction will write.
 _WRITE_OPTION = "yxt_write"
+# PostgreSQL SQLSTATEs worth retrying a whole idempotent transaction for.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+# MySQL/MariaDB error numbers, likewise: ER_LOCK_DEADLOCK (InnoDB rolled the transaction back).
+_RETRYABLE_MYSQL_ERRORS = frozenset({1213})
 
 
 def create_ledger_engine(url: str | sa.URL, **engine_kwargs: Any) -> Engine:
@@ -77,13 +89,15 @@ def _mask_numbers_in_error(context: ExceptionContext) -> None:
     """Mask phone numbers the database itself wrote into an error.
 
     ``hide_parameters`` keeps bound values out, but PostgreSQL quotes row values in its
-    own text ("DETAIL: Key (serial_number, phone)=(…, 13800138000) already exists"). Both
-    the driver's exception and SQLAlchemy's wrapper carry that text, and a traceback
-    prints both; the exception types and SQLSTATE stay as they are.
+    own text ("DETAIL: Key (serial_number, phone)=(…, 13800138000) already exists"), and
+    so does MySQL ("Duplicate entry '13800138000' for key 'PRIMARY'"). Both the driver's
+    exception and SQLAlchemy's wrapper carry that text, and a traceback prints both. Every
+    text argument is masked: MySQL drivers put the error number first and the message
+    second. The exception types, SQLSTATE and error numbers stay as they are.
     """
     for exc in (context.original_exception, context.sqlalchemy_exception):
-        if exc is not None and exc.args and isinstance(exc.args[0], str):
-            exc.args = (mask_numbers_in_text(exc.args[0]), *exc.args[1:])
+        if exc is not None and exc.args:
+            exc.args = tuple(mask_numbers_in_text(a) if isinstance(a, str) else a for a in exc.args)
 
 
 def _create_sqlite_engine(url: sa.URL, engine_kwargs: dict[str, Any]) -> Engine:
@@ -157,3 +171,32 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
             yield conn
+
+
+def retry_transient(func: Callable[[], _T], attempts: int = 3) -> _T:
+    """Run an idempotent transaction again after a deadlock or serialization failure.
+
+    :param func: runs the whole transaction (opens and commits it itself).
+    :param attempts: how many times to try in all.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return func()
+        except sa.exc.OperationalError as exc:
+            code = _transient_code(exc.orig)
+            if attempt == attempts or code is None:
+                raise
+            log.warning("ledger: transaction aborted by the database (%s); retrying", code)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _transient_code(error: BaseException | None) -> str | int | None:
+    """The SQLSTATE or error number of a transient abort, ``None`` for any other error."""
+    # psycopg 3 names the SQLSTATE ``sqlstate``; psycopg2 names it ``pgcode``.
+    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return str(sqlstate)
+    # MySQL drivers put the error number first: OperationalError(1213, "Deadlock found ...").
+    number = error.args[0] if error is not None and error.args else None
+    return number if isinstance(number, int) and number in _RETRYABLE_MYSQL_ERRORS else None

@@ -7,7 +7,9 @@ the number of the last step applied. :data:`STEPS` is the ordered list of versio
 steps; :data:`LATEST_VERSION` is the last one's number. :func:`ensure_schema` reads the
 stored version (0 when the table is missing) and applies every later step, in order, then
 writes the new version — all in one transaction where the backend has transactional DDL
-(PostgreSQL, SQLite), so a crash leaves the previous version intact.
+(PostgreSQL, SQLite), so a crash leaves the previous version intact. MySQL/MariaDB commit
+each DDL statement by itself; there a crash mid-upgrade leaves the old version number with
+some tables already created, and the next run's ``checkfirst`` steps skip those.
 
 Adding a version (e.g. replies and opt-outs in a later issue): define the new tables in
 :mod:`yxt_provider.ledger.schema`, then append
@@ -40,8 +42,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from yxt_provider.ledger import schema
+from yxt_provider.ledger.dialects import is_mysql, upsert
 from yxt_provider.ledger.engine import write_transaction
-from yxt_provider.ledger.upsert import upsert
 
 __all__ = [
     "LATEST_VERSION",
@@ -56,7 +58,9 @@ log = logging.getLogger(__name__)
 
 # Any 64-bit constant works; it only has to be the same in every process ("yxtschem").
 _PG_LOCK_KEY = 0x7978747363686D
-_MYSQL_LOCK_NAME = "yxt_ledger_schema"
+# Named after the database, so ledgers in different databases of one server do not wait
+# for each other; hashed, because lock names are limited to 64 characters.
+_MYSQL_LOCK_NAME = "CONCAT('yxt_schema_', MD5(COALESCE(DATABASE(), '')))"
 _RACE_RETRIES = 5
 
 
@@ -163,16 +167,16 @@ def _lock(conn: Connection) -> None:
     if name == "postgresql":
         # Released automatically at commit/rollback.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    elif name in ("mysql", "mariadb"):
-        got = conn.execute(sa.text("SELECT GET_LOCK(:name, 60)"), {"name": _MYSQL_LOCK_NAME}).scalar()
+    elif is_mysql(conn.dialect):
+        got = conn.execute(sa.text(f"SELECT GET_LOCK({_MYSQL_LOCK_NAME}, 60)")).scalar()
         if got != 1:
             raise LedgerSchemaError("timed out waiting for another process to finish the ledger schema")
     # SQLite: write_transaction's BEGIN IMMEDIATE already holds the database write lock.
 
 
 def _unlock(conn: Connection) -> None:
-    if conn.dialect.name in ("mysql", "mariadb"):
-        conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
+    if is_mysql(conn.dialect):
+        conn.execute(sa.text(f"SELECT RELEASE_LOCK({_MYSQL_LOCK_NAME})"))
 
 
 def _refuse_newer(version: int) -> None:

@@ -1,15 +1,48 @@
-"""Frozen dataclasses for ledger rows and results.
+"""Frozen dataclasses for ledger rows and results, and what a receipt result code means.
 
-Reprs never show phone numbers: :class:`PlannedBatch` shows only how many it carries.
+Pure Python (no SQLAlchemy), so operators can import the models at DAG-parse time.
+Reprs never show phone numbers: :class:`PlannedBatch` shows only how many it carries, and a
+:class:`DeliveryReport` holds none at all, so it can be logged and pushed to XCom.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-__all__ = ["BatchRecord", "CampaignRecord", "PlannedBatch", "ReceiptIngestCounts"]
+__all__ = [
+    "DELIVERED_RESULT",
+    "RESULT_MEANINGS",
+    "BatchRecord",
+    "CampaignRecord",
+    "DeliveryReport",
+    "PlannedBatch",
+    "ReceiptIngestCounts",
+    "describe_result",
+]
+
+# The receipt result code meaning "delivered"; every other code means failed.
+DELIVERED_RESULT = 0
+# Receipt result codes other than 0 are specific to the gateway and the mobile operator and
+# are not documented by the YXT interface, so only "delivered" has a known meaning.
+RESULT_MEANINGS: dict[int, str] = {DELIVERED_RESULT: "delivered"}
+
+
+def describe_result(code: int, meanings: Mapping[int, str] | None = None) -> str:
+    """A short human description of a receipt result code, e.g. ``failed (code 2: 空号)``.
+
+    :param code: the receipt's ``result`` (-1 stands for a failed message without a code).
+    :param meanings: what the account's gateway or carrier says its failure codes mean; the
+        YXT interface documents only 0 (delivered).
+    """
+    if code in RESULT_MEANINGS:
+        return RESULT_MEANINGS[code]
+    if code < 0:
+        return "failed (no code)"
+    meaning = (meanings or {}).get(code)
+    return f"failed (code {code}: {meaning})" if meaning else f"failed (code {code})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,3 +179,98 @@ class ReceiptIngestCounts:
     stored_new: int
     matched: int
     unmatched: int
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Where every message of a campaign stands.
+
+    ``sent`` counts the messages the gateway accepted, whatever happened next:
+    ``sent == delivered + failed + pending`` and ``total == sent + not_sent``.
+
+    :param campaign_id: the campaign.
+    :param total: messages planned.
+    :param sent: messages accepted by the gateway.
+    :param delivered: messages with a receipt saying delivered.
+    :param failed: messages with a receipt saying failed.
+    :param failed_by_code: failed messages per receipt result code.
+    :param pending: accepted messages still without a receipt.
+    :param pending_past_timeout: of those, sent longer ago than ``pending_timeout``.
+    :param not_sent: messages still planned (their batch was not accepted yet).
+    :param pending_timeout: the timeout ``pending_past_timeout`` was counted with, if any.
+    """
+
+    campaign_id: str
+    total: int
+    sent: int
+    delivered: int
+    failed: int
+    failed_by_code: dict[int, int] = field(default_factory=dict)
+    pending: int = 0
+    pending_past_timeout: int = 0
+    not_sent: int = 0
+    pending_timeout: timedelta | None = None
+
+    @property
+    def delivered_share(self) -> float:
+        """Delivered messages as a share of the sent ones (0.0 when nothing was sent)."""
+        return self.delivered / self.sent if self.sent else 0.0
+
+    @property
+    def complete(self) -> bool:
+        """True when every message was sent and has a receipt."""
+        return self.not_sent == 0 and self.pending == 0
+
+    def to_dict(self, meanings: Mapping[int, str] | None = None) -> dict[str, Any]:
+        """A small JSON-able dict for XCom (code keys become strings, as JSON requires).
+
+        :param meanings: failure-code meanings; those of codes present are included.
+        """
+        known = {
+            str(code): (meanings or {})[code] for code in self.failed_by_code if code in (meanings or {})
+        }
+        return {
+            "campaign_id": self.campaign_id,
+            "total": self.total,
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "failed_by_code": {str(code): n for code, n in self.failed_by_code.items()},
+            "failed_code_meanings": known,
+            "pending": self.pending,
+            "pending_past_timeout": self.pending_past_timeout,
+            "not_sent": self.not_sent,
+            "pending_timeout_seconds": (
+                None if self.pending_timeout is None else self.pending_timeout.total_seconds()
+            ),
+            "delivered_share": round(self.delivered_share, 6),
+        }
+
+    def as_table(self, meanings: Mapping[int, str] | None = None) -> str:
+        """A plain-text table for task logs.
+
+        :param meanings: failure-code meanings to print beside the codes.
+        """
+
+        def pct(n: int, of: int) -> str:
+            return f"{100.0 * n / of:6.2f}%" if of else "      -"
+
+        lines: list[tuple[str, int, str]] = [
+            ("messages planned", self.total, ""),
+            ("  sent (accepted by gateway)", self.sent, pct(self.sent, self.total)),
+            ("    delivered", self.delivered, pct(self.delivered, self.sent)),
+            ("    failed", self.failed, pct(self.failed, self.sent)),
+        ]
+        lines += [
+            (f"      {describe_result(code, meanings)}", n, pct(n, self.sent))
+            for code, n in self.failed_by_code.items()
+        ]
+        lines.append(("    pending (no receipt yet)", self.pending, pct(self.pending, self.sent)))
+        if self.pending_timeout is not None:
+            lines.append((f"      of which sent > {self.pending_timeout} ago", self.pending_past_timeout, ""))
+        lines.append(("  not sent", self.not_sent, pct(self.not_sent, self.total)))
+        width = max(len(label) for label, _, _ in lines)
+        body = [f"{label:<{width}}  {n:>10,d}  {share}".rstrip() for label, n, share in lines]
+        header = f"Delivery report for campaign {self.campaign_id}"
+        rule = "-" * max(len(header), len(body[0]))
+        return "\n".join([header, rule, *body])

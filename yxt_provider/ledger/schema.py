@@ -5,8 +5,12 @@ decides when each table is created. Every table name starts with ``yxt_`` so the
 can share a database (even Airflow's own) without clashing.
 
 Timestamps are stored as ``DateTime(timezone=True)`` through :class:`UTCDateTime`, which
-writes UTC and always reads back aware UTC datetimes, also on SQLite and MySQL whose
-column types keep no zone.
+writes UTC and always reads back aware UTC datetimes, also on SQLite and MySQL/MariaDB
+whose column types keep no zone.
+
+Keys stay within InnoDB's limit of 3072 bytes per index under utf8mb4 (4 bytes a
+character): the widest, ``ix_yxt_messages_campaign_batch``, is 250 + 20 characters and two
+integers, about 1.1 kB.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
 __all__ = [
     "BATCH_STATES",
     "CAMPAIGN_STATUSES",
+    "FINAL_MESSAGE_STATUSES",
     "MESSAGE_STATUSES",
     "UTCDateTime",
     "batches",
@@ -52,7 +58,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     between stored values and bound parameters stay correct.
     """
 
-    impl = sa.DateTime(timezone=True)
+    # MySQL's DATETIME keeps whole seconds unless told otherwise; the other backends keep µs.
+    impl = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -116,7 +123,7 @@ batches = sa.Table(
     sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), primary_key=True),
     sa.Column("batch_index", sa.Integer, primary_key=True, autoincrement=False),
     # VARCHAR(20), not CHAR(20): on PostgreSQL a bpchar column compared with a text value
-    # (what unnest(text[]) yields in store_receipts) is cast, which disables its index.
+    # (what a JSON page of receipts yields) is cast, which disables its index.
     # Unique across campaigns: the gateway deduplicates by serial, so two batches sharing
     # one would silently drop the second.
     sa.Column("serial_number", sa.String(SERIAL_LENGTH), nullable=False, unique=True),

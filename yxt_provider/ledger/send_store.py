@@ -1,0 +1,267 @@
+"""The send side of the ledger: campaigns, their batches and messages (plans and send progress).
+
+Each function is the body of the :class:`~yxt_provider.ledger.store.Ledger` method of the
+same name, which documents its contract; the first argument is the ledger's engine. Each
+is one short transaction, so a process killed at any instant leaves the ledger at a state
+some earlier call committed. Backend differences come from :mod:`yxt_provider.ledger.dialects`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from yxt_provider.ledger import dialects, schema
+from yxt_provider.ledger.engine import write_transaction
+from yxt_provider.ledger.errors import UnknownBatchError, UnknownCampaignError
+from yxt_provider.ledger.models import BatchRecord, CampaignRecord, PlannedBatch
+
+__all__ = [
+    "PLAN_CHUNK_ROWS",
+    "batch_numbers",
+    "create_plan",
+    "get_batch",
+    "get_campaign",
+    "iter_batches",
+    "mark_attempted",
+    "mark_batch_error",
+    "mark_sent",
+    "set_campaign_status",
+]
+
+log = logging.getLogger(__name__)
+
+# Rows per executemany when writing a plan: large enough to amortise the per-call cost,
+# small enough that a million-recipient plan never holds more than this many rows.
+PLAN_CHUNK_ROWS = 10_000
+
+_c = schema.campaigns.c
+_b = schema.batches.c
+_m = schema.messages.c
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _batch_key(campaign_id: str, batch_index: int) -> sa.ColumnElement[bool]:
+    return sa.and_(_b.campaign_id == campaign_id, _b.batch_index == batch_index)
+
+
+def _batch_exists(conn: Connection, campaign_id: str, batch_index: int) -> bool:
+    return (
+        conn.execute(sa.select(_b.batch_index).where(_batch_key(campaign_id, batch_index))).first()
+        is not None
+    )
+
+
+def _unknown_batch(campaign_id: str, batch_index: int) -> UnknownBatchError:
+    return UnknownBatchError(f"no batch {batch_index} in campaign {campaign_id!r}")
+
+
+def get_campaign(engine: Engine, campaign_id: str) -> CampaignRecord | None:
+    """The campaign row, or ``None``."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(schema.campaigns).where(_c.campaign_id == campaign_id)).one_or_none()
+    return None if row is None else CampaignRecord(**row._asdict())
+
+
+def create_plan(engine: Engine, campaign: CampaignRecord, batches: Iterable[PlannedBatch]) -> bool:
+    """Write the campaign, then its batches and messages in chunks, in one transaction."""
+    if campaign.status not in schema.CAMPAIGN_STATUSES:
+        raise ValueError(f"unknown campaign status {campaign.status!r}")
+    with write_transaction(engine) as conn:
+        # The campaign row goes first: a concurrent writer of the same id blocks here
+        # until we commit, then inserts nothing and returns False.
+        if not dialects.insert_if_absent(conn, schema.campaigns, _campaign_row(campaign, _utcnow())):
+            return False
+        n_batches, n_messages = _write_batches(conn, campaign.campaign_id, batches)
+        if (n_batches, n_messages) != (campaign.batches, campaign.planned):
+            conn.execute(
+                sa.update(schema.campaigns)
+                .where(_c.campaign_id == campaign.campaign_id)
+                .values(batches=n_batches, planned=n_messages)
+            )
+    dialects.refresh_statistics(engine)
+    log.info(
+        "ledger: plan for campaign %s written: %d batches, %d messages",
+        campaign.campaign_id,
+        n_batches,
+        n_messages,
+    )
+    return True
+
+
+def _write_batches(conn: Connection, campaign_id: str, batches: Iterable[PlannedBatch]) -> tuple[int, int]:
+    batch_rows: list[dict[str, Any]] = []
+    message_rows: list[dialects.MessageRow] = []
+    n_batches = n_messages = 0
+    insert_messages = dialects.message_writer(conn)
+
+    def flush() -> None:
+        if batch_rows:
+            conn.execute(schema.batches.insert(), batch_rows)
+            batch_rows.clear()
+        if message_rows:
+            insert_messages(message_rows)
+            message_rows.clear()
+
+    for batch in batches:
+        if batch.campaign_id != campaign_id:
+            raise ValueError(
+                f"batch {batch.batch_index} belongs to campaign {batch.campaign_id!r}, not {campaign_id!r}"
+            )
+        numbers = batch.numbers
+        batch_rows.append(_batch_row(batch, len(numbers)))
+        serial, index = batch.serial_number, batch.batch_index
+        message_rows.extend(
+            (serial, phone, campaign_id, index, position, "planned") for position, phone in enumerate(numbers)
+        )
+        n_batches += 1
+        n_messages += len(numbers)
+        if len(message_rows) >= PLAN_CHUNK_ROWS:
+            flush()
+    flush()
+    return n_batches, n_messages
+
+
+def iter_batches(engine: Engine, campaign_id: str) -> list[BatchRecord]:
+    """Every batch of the campaign, ordered by ``batch_index``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(schema.batches).where(_b.campaign_id == campaign_id).order_by(_b.batch_index)
+        ).all()
+    return [BatchRecord(**row._asdict()) for row in rows]
+
+
+def get_batch(engine: Engine, campaign_id: str, batch_index: int) -> BatchRecord | None:
+    """One batch, or ``None``."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(schema.batches).where(_batch_key(campaign_id, batch_index))
+        ).one_or_none()
+    return None if row is None else BatchRecord(**row._asdict())
+
+
+def batch_numbers(engine: Engine, campaign_id: str, batch_index: int) -> list[str]:
+    """The batch's numbers in planned order (an index-only read on the send path)."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(_m.phone)
+                .where(_m.campaign_id == campaign_id, _m.batch_index == batch_index)
+                .order_by(_m.position)
+            ).scalars()
+        )
+
+
+def mark_attempted(engine: Engine, campaign_id: str, batch_index: int) -> BatchRecord:
+    """Lock the batch row, read it, then count the attempt; returns the row as read."""
+    with write_transaction(engine) as conn:
+        before = conn.execute(
+            sa.select(schema.batches).where(_batch_key(campaign_id, batch_index)).with_for_update()
+        ).one_or_none()
+        if before is None:
+            raise _unknown_batch(campaign_id, batch_index)
+        conn.execute(
+            sa.update(schema.batches)
+            .where(_batch_key(campaign_id, batch_index))
+            .values(
+                state=sa.case((_b.state.in_(("planned", "failed")), "attempted"), else_=_b.state),
+                attempts=_b.attempts + 1,
+                attempted_at=_utcnow(),
+                error_code=None,
+                error=None,
+            )
+        )
+    return BatchRecord(**before._asdict())
+
+
+def mark_sent(
+    engine: Engine, campaign_id: str, batch_index: int, *, gateway_task_id: str | None, duplicate: bool
+) -> None:
+    """Set the batch ``sent`` unless it already is (one row: messages follow through the batch)."""
+    values = {
+        "state": "sent",
+        "gateway_task_id": gateway_task_id,
+        "duplicate": duplicate,
+        "sent_at": _utcnow(),
+    }
+    _update_batch(engine, campaign_id, batch_index, values, unless=_b.state == "sent")
+
+
+def mark_batch_error(
+    engine: Engine, campaign_id: str, batch_index: int, *, code: int | None, error: str
+) -> None:
+    """Record the last attempt's error; the state is unchanged."""
+    _update_batch(engine, campaign_id, batch_index, {"error_code": code, "error": error})
+
+
+def _update_batch(
+    engine: Engine,
+    campaign_id: str,
+    batch_index: int,
+    values: dict[str, Any],
+    *,
+    unless: sa.ColumnElement[bool] | None = None,
+) -> None:
+    """Update one batch row, left alone when ``unless`` holds for it; raise when there is no such batch."""
+    where = _batch_key(campaign_id, batch_index)
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            sa.update(schema.batches)
+            .where(where if unless is None else sa.and_(where, ~unless))
+            .values(**values)
+        )
+        # No row changed: the batch does not exist, or ``unless`` held for it.
+        if result.rowcount == 0 and (unless is None or not _batch_exists(conn, campaign_id, batch_index)):
+            raise _unknown_batch(campaign_id, batch_index)
+
+
+def set_campaign_status(engine: Engine, campaign_id: str, status: str, *, error: str | None = None) -> None:
+    """Set the campaign's status and error text."""
+    if status not in schema.CAMPAIGN_STATUSES:
+        raise ValueError(f"unknown campaign status {status!r}; expected one of {schema.CAMPAIGN_STATUSES}")
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            sa.update(schema.campaigns)
+            .where(_c.campaign_id == campaign_id)
+            .values(status=status, error=error, updated_at=_utcnow())
+        )
+        if result.rowcount == 0:
+            raise UnknownCampaignError(f"no campaign {campaign_id!r} in the ledger")
+
+
+def _campaign_row(campaign: CampaignRecord, now: datetime) -> dict[str, Any]:
+    # The record's fields are the table's columns.
+    return {
+        **dataclasses.asdict(campaign),
+        "created_at": campaign.created_at or now,
+        "updated_at": campaign.updated_at or now,
+    }
+
+
+def _batch_row(batch: PlannedBatch, size: int) -> dict[str, Any]:
+    return {
+        "campaign_id": batch.campaign_id,
+        "batch_index": batch.batch_index,
+        "serial_number": batch.serial_number,
+        "template_id": batch.template_id,
+        "content": batch.content,
+        "content_hash": batch.content_hash,
+        "size": size,
+        "state": "planned",
+        "attempts": 0,
+        "gateway_task_id": None,
+        "duplicate": False,
+        "attempted_at": None,
+        "sent_at": None,
+        "error_code": None,
+        "error": None,
+    }
