@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -28,12 +27,12 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
+from tests.fixtures.tasks import FULL_MOBILE
 from yxt_provider.ledger import Ledger
 from yxt_provider.sandbox import SandboxConfig, SandboxServer, run_sandbox
 
 pytestmark = pytest.mark.slow
 
-FULL_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 DAG_ID = "yxt_e2e_real_triggerer"
 RECIPIENTS = 50
 # Every wait of the test (start-up, parsing, the run) must end within this many seconds.

@@ -9,8 +9,9 @@ The names below load on first use (PEP 562): importing a light submodule such as
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from yxt_provider._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from yxt_provider.client.client import YxtClient
@@ -38,32 +39,23 @@ __all__ = [
     "sign",
 ]
 
-_HOMES = {
-    "YxtClient": "client",
-    "YxtError": "errors",
-    "error_for_code": "errors",
-    "Receipt": "models",
-    "Reply": "models",
-    "ReplyPage": "models",
-    "SendResult": "models",
-    "InvalidNumberError": "numbers",
-    "mask_number": "numbers",
-    "normalize_number": "numbers",
-    "MAX_NUMBERS_PER_REQUEST": "protocol",
-    "build_send_body": "protocol",
-    "RetrySettings": "retry",
-    "sign": "signing",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "YxtClient": "client",
+        "YxtError": "errors",
+        "error_for_code": "errors",
+        "Receipt": "models",
+        "Reply": "models",
+        "ReplyPage": "models",
+        "SendResult": "models",
+        "InvalidNumberError": "numbers",
+        "mask_number": "numbers",
+        "normalize_number": "numbers",
+        "MAX_NUMBERS_PER_REQUEST": "protocol",
+        "build_send_body": "protocol",
+        "RetrySettings": "retry",
+        "sign": "signing",
+    },
+    globals(),
+)

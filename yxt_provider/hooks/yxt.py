@@ -11,14 +11,14 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret as _mask_secret
 
-from yxt_provider.client import Receipt, ReplyPage, RetrySettings, SendResult, YxtClient
 from yxt_provider.client.errors import YxtError, explain
+from yxt_provider.client.retry import RetrySettings
 from yxt_provider.connection import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_POOL_SIZE,
@@ -34,6 +34,10 @@ from yxt_provider.get_provider_info import (
     YXT_CONN_FIELDS,
     YXT_UI_FIELD_BEHAVIOUR,
 )
+
+if TYPE_CHECKING:
+    # The client (and requests) load when the hook first makes a call, not when a DAG imports this.
+    from yxt_provider.client import Receipt, ReplyPage, SendResult, YxtClient
 
 try:  # Airflow 3.2+; 3.1's airflow.sdk.log has mask_secret but no amask_secret
     from airflow.sdk.log import amask_secret as _amask_secret

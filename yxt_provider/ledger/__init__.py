@@ -10,22 +10,29 @@ Modules by job: :mod:`.store` (the :class:`Ledger` API), :mod:`.send_store` and
 :mod:`.dialects` (everything that differs per backend), :mod:`.views` (the status
 expressions), :mod:`.schema` and :mod:`.migrations` (tables and their versions),
 :mod:`.models` (the records and the delivery report), :mod:`.engine` (engines and transactions).
+
+The names below load on first use: importing a light module (the models) costs no engine.
 """
 
-from yxt_provider.ledger.engine import create_ledger_engine
-from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
-from yxt_provider.ledger.migrations import LATEST_VERSION, LedgerSchemaError, ensure_schema
-from yxt_provider.ledger.models import (
-    BatchRecord,
-    CampaignRecord,
-    DeliveryReport,
-    PlannedBatch,
-    ReceiptIngestCounts,
-    describe_result,
-)
-from yxt_provider.ledger.read_models import export_campaign_csv
-from yxt_provider.ledger.report import pending_timeout_of, result_meanings
-from yxt_provider.ledger.store import Ledger
+from typing import TYPE_CHECKING
+
+from yxt_provider._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from yxt_provider.ledger.engine import create_ledger_engine
+    from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
+    from yxt_provider.ledger.migrations import LATEST_VERSION, LedgerSchemaError, ensure_schema
+    from yxt_provider.ledger.models import (
+        BatchRecord,
+        CampaignRecord,
+        DeliveryReport,
+        PlannedBatch,
+        ReceiptIngestCounts,
+        describe_result,
+    )
+    from yxt_provider.ledger.read_models import export_campaign_csv
+    from yxt_provider.ledger.report import pending_timeout_of, result_meanings
+    from yxt_provider.ledger.store import Ledger
 
 __all__ = [
     "LATEST_VERSION",
@@ -46,3 +53,27 @@ __all__ = [
     "pending_timeout_of",
     "result_meanings",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "create_ledger_engine": "engine",
+        "LedgerError": "errors",
+        "UnknownBatchError": "errors",
+        "UnknownCampaignError": "errors",
+        "LATEST_VERSION": "migrations",
+        "LedgerSchemaError": "migrations",
+        "ensure_schema": "migrations",
+        "BatchRecord": "models",
+        "CampaignRecord": "models",
+        "DeliveryReport": "models",
+        "PlannedBatch": "models",
+        "ReceiptIngestCounts": "models",
+        "describe_result": "models",
+        "export_campaign_csv": "read_models",
+        "pending_timeout_of": "report",
+        "result_meanings": "report",
+        "Ledger": "store",
+    },
+    globals(),
+)

@@ -108,7 +108,7 @@ def upsert(table: sa.Table, dialect: Dialect, *, key: Sequence[str], update: Seq
     """
     if dialect.name in ("postgresql", "sqlite"):
         stmt: Any = (postgresql if dialect.name == "postgresql" else sqlite).insert(table)
-        return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+        return stmt.on_conflict_do_update(
             index_elements=list(key), set_={col: stmt.excluded[col] for col in update}
         )
     if is_mysql(dialect):
@@ -221,7 +221,7 @@ def message_writer(conn: Connection) -> Callable[[list[MessageRow]], None]:
         )
 
         def write_sqlite(rows: list[MessageRow]) -> None:
-            conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+            conn.exec_driver_sql(sql, rows)
 
         return write_sqlite
     if conn.dialect.name == "postgresql":

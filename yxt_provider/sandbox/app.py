@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
-from yxt_provider.client.client import PATH_CONFIRM, PATH_QUERY, PATH_REPORT, PATH_SEND
+from yxt_provider.client.protocol import PATH_CONFIRM, PATH_QUERY, PATH_REPORT, PATH_SEND
 from yxt_provider.sandbox.protocol import drop_connection
 from yxt_provider.sandbox.state import SandboxState
 

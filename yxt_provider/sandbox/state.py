@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from yxt_provider.client.client import MAX_NUMBERS_PER_REQUEST, SERIAL_PATTERN
 from yxt_provider.client.numbers import is_mobile, is_mobile_list, mask_number
+from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST, SERIAL_PATTERN
 from yxt_provider.client.request_id import request_id_time_ms
 from yxt_provider.client.signing import sign
 from yxt_provider.sandbox.config import ENDPOINTS, SandboxConfig
