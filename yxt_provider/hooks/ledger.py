@@ -117,3 +117,22 @@ class YxtLedgerHook(BaseHook):
                 f"({self.ledger_conn_id or 'embedded SQLite'}) is the ledger the send task used"
             )
         return campaign_id
+
+
+class LedgerUserMixin:
+    """For operators and sensors that use the ledger named by their ``ledger_conn_id``.
+
+    Both properties are built on first use, on the worker, never when the DAG is parsed.
+    """
+
+    ledger_conn_id: str | None
+
+    @cached_property
+    def ledger_hook(self) -> YxtLedgerHook:
+        """The ledger's hook."""
+        return YxtLedgerHook(self.ledger_conn_id)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger (its schema created or upgraded on first use in this process)."""
+        return self.ledger_hook.ledger

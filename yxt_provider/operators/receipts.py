@@ -9,18 +9,19 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
+from yxt_provider.hooks.ledger import LedgerUserMixin
 from yxt_provider.receipts.ingest import DEFAULT_MAX_PAGES, DEFAULT_MAX_SECONDS
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from yxt_provider.hooks.yxt import YxtHook
-    from yxt_provider.ledger import Ledger, ReceiptIngestCounts
+    from yxt_provider.ledger import ReceiptIngestCounts
 
 __all__ = ["FetchReceiptsOperator"]
 
 
-class FetchReceiptsOperator(BaseOperator):
+class FetchReceiptsOperator(LedgerUserMixin, BaseOperator):
     """Read every waiting delivery receipt and store it in the ledger, page by page.
 
     The receipt queue is read-once and shared by everything on the account, so each page is
@@ -63,13 +64,6 @@ class FetchReceiptsOperator(BaseOperator):
         from yxt_provider.hooks.yxt import YxtHook
 
         return YxtHook(self.yxt_conn_id)
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        """The ledger (built on first use)."""
-        from yxt_provider.hooks.ledger import YxtLedgerHook
-
-        return YxtLedgerHook(self.ledger_conn_id).ledger
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Drain the queue; return the counts."""

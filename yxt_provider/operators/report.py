@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from yxt_provider.hooks.ledger import LedgerUserMixin
 from yxt_provider.ledger.report import pending_timeout_of
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from yxt_provider.hooks.ledger import YxtLedgerHook
-    from yxt_provider.ledger import Ledger
 
 __all__ = ["SmsDeliveryReportOperator"]
 
 
-class SmsDeliveryReportOperator(BaseOperator):
+class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
     """Report where every message of a campaign stands: delivered, failed by result code, pending.
 
     Reads the ledger (optionally draining waiting receipts into it first, so receipts that
@@ -64,18 +62,6 @@ class SmsDeliveryReportOperator(BaseOperator):
         self.pending_timeout = pending_timeout_of(pending_timeout)
         self.csv_path = csv_path
         self.max_pages = max_pages
-
-    @cached_property
-    def ledger_hook(self) -> YxtLedgerHook:
-        """The ledger's hook (built on first use)."""
-        from yxt_provider.hooks.ledger import YxtLedgerHook
-
-        return YxtLedgerHook(self.ledger_conn_id)
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        """The ledger (built on first use)."""
-        return self.ledger_hook.ledger
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Drain (optional), report, export (optional); return the report dict."""

@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from yxt_provider.campaign.identity import default_campaign_id
 from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
+from yxt_provider.hooks.ledger import LedgerUserMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from yxt_provider.campaign.run import CampaignRun
     from yxt_provider.campaign.sender import SendSettings
     from yxt_provider.hooks.yxt import YxtHook
-    from yxt_provider.ledger.store import Ledger
 
 __all__ = ["SendSmsOperator", "YxtCampaignStoppedError", "default_campaign_id"]
 
@@ -40,7 +40,7 @@ class YxtCampaignStoppedError(AirflowFailException):
     """
 
 
-class SendSmsOperator(BaseOperator):
+class SendSmsOperator(LedgerUserMixin, BaseOperator):
     """Send one message (uniform or personalised) to many recipients, in batches of at most 1000.
 
     The first try writes the campaign's plan (batches, serials, numbers) to the ledger, then
@@ -154,13 +154,6 @@ class SendSmsOperator(BaseOperator):
         from yxt_provider.hooks.yxt import YxtHook
 
         return YxtHook(yxt_conn_id=self.yxt_conn_id)
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        """The delivery ledger."""
-        from yxt_provider.hooks.ledger import YxtLedgerHook
-
-        return YxtLedgerHook(self.ledger_conn_id).ledger
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Plan or resume the campaign, then send it (or only plan it, for a dry run)."""

@@ -25,6 +25,7 @@ from airflow.sdk.exceptions import (
 
 from yxt_provider.campaign.identity import campaign_id_of
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
+from yxt_provider.hooks.ledger import LedgerUserMixin
 from yxt_provider.ledger.report import pending_timeout_of
 from yxt_provider.ledger.report import result_meanings as result_meanings_of
 from yxt_provider.receipts.conditions import (
@@ -37,9 +38,8 @@ from yxt_provider.receipts.conditions import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from yxt_provider.hooks.ledger import YxtLedgerHook
     from yxt_provider.hooks.yxt import YxtHook
-    from yxt_provider.ledger import DeliveryReport, Ledger
+    from yxt_provider.ledger import DeliveryReport
     from yxt_provider.receipts.ingest import IngestResult
 
 __all__ = [
@@ -96,7 +96,7 @@ def timeout_outcome(on_timeout: str | None, *, soft_fail: bool, never_fail: bool
     return on_timeout
 
 
-class SmsDeliverySensor(BaseSensorOperator):
+class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
     """Wait for a campaign's delivery receipts to reach a condition.
 
     Each poke drains the account's receipt queue into the ledger (every receipt read is
@@ -177,18 +177,6 @@ class SmsDeliverySensor(BaseSensorOperator):
         self.result_meanings = result_meanings_of(result_meanings)
 
     # -- resources (built on first use, on the worker; never at parse time) ----------------
-
-    @cached_property
-    def ledger_hook(self) -> YxtLedgerHook:
-        """The ledger's hook."""
-        from yxt_provider.hooks.ledger import YxtLedgerHook
-
-        return YxtLedgerHook(self.ledger_conn_id)
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        """The ledger the campaign was planned in."""
-        return self.ledger_hook.ledger
 
     @cached_property
     def yxt_hook(self) -> YxtHook | None:
