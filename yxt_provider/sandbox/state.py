@@ -12,13 +12,11 @@ import hmac
 import itertools
 import json
 import logging
-import re
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from yxt_provider.client.numbers import is_mobile, is_mobile_list, mask_number
@@ -28,6 +26,17 @@ from yxt_provider.client.signing import sign
 from yxt_provider.sandbox.config import ENDPOINTS, SandboxConfig
 from yxt_provider.sandbox.faults import FaultAction, FaultPlan
 from yxt_provider.sandbox.outcomes import MAGIC_REJECT_BALANCE, MAGIC_REPLIES, planned_result
+from yxt_provider.sandbox.records import (
+    BEIJING,
+    MESSAGES,
+    AcceptedRequest,
+    CallResult,
+    PlannedReceipt,
+    SendRequest,
+    compile_template,
+    error_result,
+    format_reply_time,
+)
 
 __all__ = [
     "BEIJING",
@@ -41,120 +50,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-_REPLY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-# The original document's wording for each code.
-MESSAGES: dict[int, str] = {
-    0: "OK",
-    1: "提交参数校验错误",
-    2: "账号无效或权限不足",
-    3: "账号密码错误",
-    5: "IP不合法",
-    9: "接受号码过多，最大1000",
-    11: "请求太频繁",
-    13: "您的[普通短信业务]剩余数量发送不足，暂不能发送该类信息",
-    14: "流水号格式不正确",
-    15: "流水号重复",
-    20: "发送失败，请联系管理员",
-    28: "发送内容与模板不符",
-    35: "签名认证失败",
-    38: "无数据",
-    39: "发送类型异常",
-    505: "缺少参数",
-    507: "超过五分钟的请求不处理",
-}
-
 _HEADERS = ("x-sp-code", "x-app-key", "x-request-id", "x-sign")
 _SEND_FIELDS = ("type", "userNumber", "templateId", "messageContent", "serialNumber")
-# One C-level match validates a whole 1000-number list; the slow path only names the culprit.
-_PLACEHOLDER = re.compile(r"\{[^{}]+\}")
-
-
-def compile_template(text: str) -> re.Pattern[str]:
-    """Turn template text into a pattern: literal parts must match, ``{name}`` parts match any non-empty text."""
-    return re.compile("(?:.+?)".join(re.escape(part) for part in _PLACEHOLDER.split(text)), re.DOTALL)
-
-
-@dataclass(frozen=True)
-class CallResult:
-    """The protocol answer to one call. ``data_json`` is ``data`` already serialised."""
-
-    code: int
-    msg: str = ""
-    data_json: str = "null"
-
-    def envelope(self) -> bytes:
-        """The response body: ``{"code", "msg", "ok", "data"}``."""
-        msg = json.dumps(self.msg or MESSAGES.get(self.code, ""), ensure_ascii=False)
-        ok = "true" if self.code == 0 else "false"
-        return f'{{"code":{self.code},"msg":{msg},"ok":{ok},"data":{self.data_json}}}'.encode()
-
-
-def _error(code: int, detail: str = "") -> CallResult:
-    base = MESSAGES.get(code, "")
-    return CallResult(code, f"{base}: {detail}" if detail else base)
-
-
-@dataclass(frozen=True)
-class AcceptedRequest:
-    """A send request the sandbox accepted: the witness of what was sent, exactly once or not.
-
-    :param results: the planned receipt result per number (``None``: no receipt ever).
-    """
-
-    serial_number: str
-    numbers: tuple[str, ...]
-    content: str
-    template_id: str
-    task_id: str
-    accepted_at: float
-    results: tuple[int | None, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form, as served by ``GET /_sandbox/accepted``."""
-        return {
-            "serialNumber": self.serial_number,
-            "numbers": list(self.numbers),
-            "content": self.content,
-            "templateId": self.template_id,
-            "taskId": self.task_id,
-            "acceptedAt": self.accepted_at,
-        }
-
-
-@dataclass(frozen=True)
-class PlannedReceipt:
-    """Ground truth for one accepted message: its receipt ``result``, or ``None`` if none will come."""
-
-    serial_number: str
-    user_number: str
-    result: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form, as served by ``GET /_sandbox/truth``."""
-        return {"serialNumber": self.serial_number, "userNumber": self.user_number, "result": self.result}
-
-
-@dataclass(frozen=True)
-class _SendRequest:
-    serial_number: str
-    user_number: str
-    numbers: list[str]
-    content: str
-    template_id: str
-
-
-def format_reply_time(value: datetime | str | None) -> str:
-    """``replyTime`` text: Beijing wall time without a zone. Naive datetimes are taken as Beijing time."""
-    if value is None:
-        return datetime.now(BEIJING).strftime(_REPLY_TIME_FORMAT)
-    if isinstance(value, str):
-        datetime.strptime(value, _REPLY_TIME_FORMAT)  # raises ValueError on another shape
-        return value
-    if value.tzinfo is not None:
-        value = value.astimezone(BEIJING)
-    return value.strftime(_REPLY_TIME_FORMAT)
 
 
 class SandboxState:
@@ -248,7 +145,7 @@ class SandboxState:
         """
         cfg = self._config
         params, result = self._check_request(cfg, headers, client_ip, body)
-        send: _SendRequest | None = None
+        send: SendRequest | None = None
         if result is None and endpoint == "send":
             send_or_error = self._validate_send(cfg, params or {})
             if isinstance(send_or_error, CallResult):
@@ -276,36 +173,38 @@ class SandboxState:
         values = {name: headers.get(name) for name in _HEADERS}
         missing = [name for name, value in values.items() if not value]
         if missing:
-            return None, _error(505, f"missing header {', '.join(missing)}")
+            return None, error_result(505, f"missing header {', '.join(missing)}")
         request_id = str(values["x-request-id"])
         try:
             sent_ms = request_id_time_ms(request_id)
         except ValueError:
-            return None, _error(1, "x-request-id must be 19 digits (13-digit Unix ms + 6 random digits)")
+            return None, error_result(
+                1, "x-request-id must be 19 digits (13-digit Unix ms + 6 random digits)"
+            )
         if values["x-app-key"] != cfg.app_key:
-            return None, _error(3, "unknown x-app-key")
+            return None, error_result(3, "unknown x-app-key")
         if values["x-sp-code"] != cfg.sp_code:
-            return None, _error(2, "x-sp-code does not belong to this account")
+            return None, error_result(2, "x-sp-code does not belong to this account")
         if cfg.allowed_ips is not None and client_ip not in cfg.allowed_ips:
-            return None, _error(5, f"{client_ip} is not on the account's IP allow-list")
+            return None, error_result(5, f"{client_ip} is not on the account's IP allow-list")
         params: dict[str, Any] | None = None
         if body.strip():
             try:
                 parsed = json.loads(body)
             except ValueError:
-                return None, _error(1, "the body is not JSON")
+                return None, error_result(1, "the body is not JSON")
             if not isinstance(parsed, dict):
-                return None, _error(1, "the body is not a JSON object")
+                return None, error_result(1, "the body is not a JSON object")
             params = parsed
         expected = sign(cfg.sp_code, cfg.app_key, cfg.app_secret, request_id, params)
         given = str(values["x-sign"])
         if cfg.accept_uppercase_sign:
             given = given.lower()
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            return params, _error(35)
+            return params, error_result(35)
         skew_ms = abs(time.time() * 1000 - sent_ms)
         if skew_ms > cfg.request_max_age * 1000:
-            return params, _error(507, f"x-request-id is {skew_ms / 1000:.0f}s off the gateway clock")
+            return params, error_result(507, f"x-request-id is {skew_ms / 1000:.0f}s off the gateway clock")
         return params, None
 
     def _take_token(self, cfg: SandboxConfig, endpoint: str) -> CallResult | None:
@@ -315,48 +214,48 @@ class SandboxState:
         self._tokens = min(float(cfg.burst), self._tokens + (now - self._tokens_at) * cfg.rate_limit)
         self._tokens_at = now
         if self._tokens < 1.0:
-            return _error(11)
+            return error_result(11)
         self._tokens -= 1.0
         return None
 
-    def _validate_send(self, cfg: SandboxConfig, params: Mapping[str, Any]) -> _SendRequest | CallResult:
+    def _validate_send(self, cfg: SandboxConfig, params: Mapping[str, Any]) -> SendRequest | CallResult:
         missing = [name for name in _SEND_FIELDS if params.get(name) in (None, "")]
         if missing:
-            return _error(505, ", ".join(missing))
+            return error_result(505, ", ".join(missing))
         wrong_type = [name for name in _SEND_FIELDS if not isinstance(params[name], str)]
         if wrong_type:
-            return _error(1, f"{', '.join(wrong_type)} must be a string")
+            return error_result(1, f"{', '.join(wrong_type)} must be a string")
         if params["type"] != "1":
-            return _error(39, 'type must be "1" (SMS)')
+            return error_result(39, 'type must be "1" (SMS)')
         serial = params["serialNumber"]
         if not SERIAL_PATTERN.fullmatch(serial):
-            return _error(14, "serialNumber must be 20 digits")
+            return error_result(14, "serialNumber must be 20 digits")
         user_number: str = params["userNumber"]
         if user_number.count(",") + 1 > MAX_NUMBERS_PER_REQUEST:
-            return _error(9)
+            return error_result(9)
         numbers = user_number.split(",")
         if not is_mobile_list(user_number):
             bad = next((n for n in numbers if not is_mobile(n)), "")
-            return _error(1, f"userNumber {mask_number(bad)!r} is not a mobile number")
+            return error_result(1, f"userNumber {mask_number(bad)!r} is not a mobile number")
         template_id: str = params["templateId"]
         pattern = self._templates.get(template_id)
         if pattern is None:
-            return _error(28, f"unknown templateId {template_id}")
+            return error_result(28, f"unknown templateId {template_id}")
         if not pattern.fullmatch(params["messageContent"]):
-            return _error(28, f"messageContent does not fit template {template_id}")
-        return _SendRequest(serial, user_number, numbers, params["messageContent"], template_id)
+            return error_result(28, f"messageContent does not fit template {template_id}")
+        return SendRequest(serial, user_number, numbers, params["messageContent"], template_id)
 
-    def _accept(self, cfg: SandboxConfig, send: _SendRequest) -> CallResult:
+    def _accept(self, cfg: SandboxConfig, send: SendRequest) -> CallResult:
         serial, numbers = send.serial_number, send.numbers
         if serial in self._serials:
-            return _error(15, serial)
+            return error_result(15, serial)
         # A cheap substring test keeps the per-number scans off the common path.
         has_magic = "1990" in send.user_number
         if has_magic and any(n.startswith(MAGIC_REJECT_BALANCE) for n in numbers):
-            return _error(13)
+            return error_result(13)
         if self._balance_left is not None:
             if len(numbers) > self._balance_left:
-                return _error(13, f"{self._balance_left} left, {len(numbers)} needed")
+                return error_result(13, f"{self._balance_left} left, {len(numbers)} needed")
             self._balance_left -= len(numbers)
         if has_magic or cfg.receipt_fail_share or cfg.receipt_missing_share:
             results: tuple[int | None, ...] = tuple(
@@ -412,7 +311,7 @@ class SandboxState:
         self._release_due()
         count = min(cfg.report_page_size, len(self._ready))
         if not count:
-            return _error(38)
+            return error_result(38)
         popleft = self._ready.popleft
         page = [popleft() for _ in range(count)]
         self._handed_out += count
@@ -421,7 +320,7 @@ class SandboxState:
     def _query(self, cfg: SandboxConfig) -> CallResult:
         self._release_due()
         if not self._replies:
-            return _error(38)
+            return error_result(38)
         page = list(itertools.islice(self._replies, cfg.reply_page_size))
         data = {
             "apiSmsReplyBoList": [{**reply, "id": str(reply["id"])} for reply in page],
@@ -432,9 +331,9 @@ class SandboxState:
     def _confirm(self, params: Mapping[str, Any]) -> CallResult:
         max_id = params.get("maxId")
         if max_id in (None, ""):
-            return _error(505, "maxId")
+            return error_result(505, "maxId")
         if not str(max_id).isdigit():
-            return _error(1, "maxId must be the digits returned by reply/query")
+            return error_result(1, "maxId must be the digits returned by reply/query")
         limit = int(max_id)
         while self._replies and self._replies[0]["id"] <= limit:
             self._replies.popleft()
