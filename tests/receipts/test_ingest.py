@@ -16,7 +16,7 @@ from tests.receipts.conftest import (
 )
 from yxt_provider.client import Receipt, RetrySettings, YxtClient
 from yxt_provider.client.errors import YxtError
-from yxt_provider.ledger import Ledger, schema, views
+from yxt_provider.ledger import Ledger, expressions, schema
 from yxt_provider.receipts import IngestResult, adrain_receipts, drain_receipts
 from yxt_provider.sandbox import Fault, SandboxServer
 
@@ -35,8 +35,8 @@ def message_outcomes(ledger: Ledger, campaign_id: str) -> dict[tuple[str, str], 
     m = schema.messages.c
     with ledger.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(m.serial_number, m.phone, views.message_status, m.result_code, m.receipt_at)
-            .select_from(views.messages_with_batches)
+            sa.select(m.serial_number, m.phone, expressions.message_status, m.result_code, m.receipt_at)
+            .select_from(expressions.messages_with_batches)
             .where(m.campaign_id == campaign_id)
         ).all()
     assert all((r.receipt_at is not None) == (r.status in ("delivered", "failed")) for r in rows)

@@ -7,7 +7,7 @@ backends without RETURNING, which the tests run on the others) but no MySQL serv
 
 Modules by job: :mod:`.store` (the :class:`Ledger` API), :mod:`.send_store` and
 :mod:`.receipt_store` (writes, per table), :mod:`.read_models` (reports and counts),
-:mod:`.dialects` (everything that differs per backend), :mod:`.views` (the status
+:mod:`.dialects` (everything that differs per backend), :mod:`.expressions` (the status
 expressions), :mod:`.schema` and :mod:`.migrations` (tables and their versions),
 :mod:`.models` (the records and the delivery report), :mod:`.engine` (engines and transactions).
 

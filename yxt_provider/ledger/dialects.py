@@ -6,7 +6,7 @@
 - Pages of rows as one bound JSON parameter (:func:`page_source`), which the fast paths join.
 - The fast plan writer (:func:`message_writer`) and the statistics refresh after a plan.
 - The receipt-storing statements (:func:`receipt_writer`), one per backend, each built from
-  the status expressions of :mod:`yxt_provider.ledger.views`.
+  the status expressions of :mod:`yxt_provider.ledger.expressions`.
 
 Adding a backend means changing this module (and the engine settings), nothing else.
 Tested backends: SQLite, PostgreSQL, MariaDB 10.11. Oracle MySQL takes the paths for
@@ -31,7 +31,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql.dml import Insert
 
-from yxt_provider.ledger import schema, views
+from yxt_provider.ledger import expressions, schema
 
 __all__ = [
     "MESSAGE_PLAN_COLUMNS",
@@ -312,7 +312,7 @@ def _postgresql_receipt_statement() -> sa.Select[Any, Any]:
     dialect = postgresql.dialect()
     page = page_source(dialect, _RECEIPT_COLUMNS)
     open_message = sa.exists().where(
-        _m.serial_number == page.c.serial_number, _m.phone == page.c.phone, views.not_final()
+        _m.serial_number == page.c.serial_number, _m.phone == page.c.phone, expressions.not_final()
     )
     ins = (
         insert_ignore(schema.receipts, dialect)
@@ -326,8 +326,8 @@ def _postgresql_receipt_statement() -> sa.Select[Any, Any]:
     upd = (
         sa.update(schema.messages)
         .where(ins.c.matched, _m.serial_number == ins.c.serial_number, _m.phone == ins.c.phone)
-        .where(views.not_final())
-        .values(status=views.receipt_status(ins.c.result), result_code=ins.c.result, receipt_at=_NOW)
+        .where(expressions.not_final())
+        .values(status=expressions.receipt_status(ins.c.result), result_code=ins.c.result, receipt_at=_NOW)
         .cte("upd")
     )
     return sa.select(sa.func.count(), sa.func.count().filter(ins.c.matched)).select_from(ins).add_cte(upd)
@@ -355,8 +355,8 @@ def _sqlite_receipt_statements() -> tuple[sa.Update, Insert]:
     page = page_source(dialect, _RECEIPT_COLUMNS)
     settle = (
         sa.update(schema.messages)
-        .where(_m.serial_number == page.c.serial_number, _m.phone == page.c.phone, views.not_final())
-        .values(status=views.receipt_status(page.c.result), result_code=page.c.result, receipt_at=_NOW)
+        .where(_m.serial_number == page.c.serial_number, _m.phone == page.c.phone, expressions.not_final())
+        .values(status=expressions.receipt_status(page.c.result), result_code=page.c.result, receipt_at=_NOW)
         .returning(_m.serial_number, _m.phone)
     )
     stored = page_source(dialect, _STORED_COLUMNS)
@@ -399,10 +399,10 @@ _SETTLE = (
     .where(
         _m.serial_number == sa.bindparam("serial"),
         _m.phone.in_(sa.bindparam("phones", expanding=True)),
-        views.not_final(),
+        expressions.not_final(),
     )
     .values(
-        status=views.receipt_status(sa.bindparam("result", type_=sa.Integer)),
+        status=expressions.receipt_status(sa.bindparam("result", type_=sa.Integer)),
         result_code=sa.bindparam("result", type_=sa.Integer),
         receipt_at=_NOW,
     )
@@ -447,7 +447,7 @@ def _store_receipts_generic(conn: Connection, rows: Sequence[ReceiptRow], now: d
     open_messages = set(
         conn.execute(
             sa.select(_m.serial_number, _m.phone).where(
-                sa.tuple_(_m.serial_number, _m.phone).in_(keys), views.not_final()
+                sa.tuple_(_m.serial_number, _m.phone).in_(keys), expressions.not_final()
             )
         ).tuples()
     )

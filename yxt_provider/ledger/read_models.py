@@ -1,7 +1,7 @@
 """What readers see of the ledger: the delivery report, campaign counts and the CSV export.
 
 Read-only queries over an ``Engine`` (or a ``Connection``, to read inside the caller's own
-transaction), built on the status expressions of :mod:`yxt_provider.ledger.views`, so a
+transaction), built on the status expressions of :mod:`yxt_provider.ledger.expressions`, so a
 report, the counts and the CSV never disagree about a message. The report and the counts
 never contain a phone number. The CSV export does contain them, in full: it is the user's
 own data file, written where the user asks, and its rows are never logged.
@@ -20,7 +20,7 @@ from typing import Any, Protocol, TextIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from yxt_provider.ledger import schema, views
+from yxt_provider.ledger import expressions, schema
 from yxt_provider.ledger.models import DeliveryReport
 
 __all__ = ["CSV_COLUMNS", "campaign_counts", "delivery_report", "export_campaign_csv"]
@@ -55,10 +55,10 @@ def _reading(bind: Bind) -> Iterator[Connection]:
 def _by_status(campaign_id: str, *extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
     """The campaign's messages counted by effective status (plus ``extra`` aggregates)."""
     return (
-        sa.select(views.message_status, sa.func.count(), *extra)
-        .select_from(views.messages_with_batches)
+        sa.select(expressions.message_status, sa.func.count(), *extra)
+        .select_from(expressions.messages_with_batches)
         .where(_m.campaign_id == campaign_id)
-        .group_by(views.message_status)
+        .group_by(expressions.message_status)
     )
 
 
@@ -81,7 +81,7 @@ def delivery_report(
     if pending_timeout is not None:
         cutoff = (now or datetime.now(timezone.utc)) - pending_timeout
         overdue = sa.func.sum(
-            sa.case((views.message_sent_at < sa.literal(cutoff, schema.UTCDateTime), 1), else_=0)
+            sa.case((expressions.message_sent_at < sa.literal(cutoff, schema.UTCDateTime), 1), else_=0)
         )
     by_status: dict[str, int] = {}
     past_timeout = 0
@@ -153,10 +153,10 @@ def export_campaign_csv(
     bind = ledger if isinstance(ledger, (Engine, Connection)) else ledger.engine
     query = (
         sa.select(
-            _m.phone, _m.serial_number, _m.batch_index, views.message_status, _m.result_code,
-            views.message_sent_at, _m.receipt_at,
+            _m.phone, _m.serial_number, _m.batch_index, expressions.message_status, _m.result_code,
+            expressions.message_sent_at, _m.receipt_at,
         )
-        .select_from(views.messages_with_batches)
+        .select_from(expressions.messages_with_batches)
         .where(_m.campaign_id == campaign_id)
         .order_by(_m.batch_index, _m.position)
     )  # fmt: skip

@@ -140,7 +140,7 @@ class Ledger:
         """Record that the gateway accepted the batch.
 
         Only the batch row changes: its messages count as ``sent`` through the batch (see
-        :mod:`yxt_provider.ledger.views`), which keeps this at one row per 1000 recipients on
+        :mod:`yxt_provider.ledger.expressions`), which keeps this at one row per 1000 recipients on
         the send path. Calling it again for a sent batch changes nothing (the first
         acceptance stays on record).
 
