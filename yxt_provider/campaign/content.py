@@ -52,7 +52,12 @@ class MessageContent:
         self._names = meta.find_undeclared_variables(environment.parse(source))
 
     def plan(
-        self, campaign_id: str, clean: CleanRecipients, template_id: str, batch_size: int
+        self,
+        campaign_id: str,
+        clean: CleanRecipients,
+        template_id: str,
+        batch_size: int,
+        ledger_key: str = "",
     ) -> tuple[CampaignPlan, str | None]:
         """Render the texts and cut the batches.
 
@@ -60,6 +65,7 @@ class MessageContent:
         :param clean: the cleaned recipients.
         :param template_id: the gateway template every batch uses.
         :param batch_size: numbers per request, at most 1000.
+        :param ledger_key: the ledger's identity, mixed into every serial.
         :returns: the plan, and the one text when the campaign is uniform (``None`` otherwise).
         :raises ContentError: when a text cannot be sent.
         """
@@ -67,8 +73,22 @@ class MessageContent:
         variable_names = {"recipient"}.union(
             *(variables.keys() for variables in islice(clean.valid.values(), _VARIABLE_SAMPLE))
         )
+        rows = clean.valid_rows()
         if self._names & variable_names and clean.personalised:
             render = render_with(template, self.context)
-            return plan_campaign(campaign_id, clean.valid, template_id, render, None, batch_size), None
+            plan = plan_campaign(
+                campaign_id,
+                clean.valid,
+                template_id,
+                render,
+                None,
+                batch_size,
+                rows=rows,
+                ledger_key=ledger_key,
+            )
+            return plan, None
         uniform = template.render(self.context)
-        return plan_campaign(campaign_id, clean.valid, template_id, None, uniform, batch_size), uniform
+        plan = plan_campaign(
+            campaign_id, clean.valid, template_id, None, uniform, batch_size, rows=rows, ledger_key=ledger_key
+        )
+        return plan, uniform

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from yxt_provider.campaign.sender import SendOutcome
+    from yxt_provider.campaign.summary import CampaignSummary
     from yxt_provider.client.errors import YxtTransportError
 
 __all__ = [
@@ -29,7 +30,12 @@ __all__ = [
 
 
 class CampaignRejected(ValueError):
-    """The campaign cannot be planned or sent as asked; fix the input, retrying will not help."""
+    """The campaign cannot be planned or sent as asked; fix the input, retrying will not help.
+
+    :ivar summary: what the try did, for the caller to hand on (set by the campaign run).
+    """
+
+    summary: CampaignSummary | None = None
 
 
 class CampaignIdError(CampaignRejected):
@@ -44,6 +50,8 @@ class CampaignStoppedError(Exception):
     :param outcome: counts at the moment it stopped.
     """
 
+    summary: CampaignSummary | None = None
+
     def __init__(self, message: str, cause: BaseException, outcome: SendOutcome) -> None:
         super().__init__(message)
         self.cause = cause
@@ -56,6 +64,8 @@ class CampaignIncompleteError(Exception):
     :param message: what happened, with counts.
     :param outcome: counts at the end of the pass.
     """
+
+    summary: CampaignSummary | None = None
 
     def __init__(self, message: str, outcome: SendOutcome) -> None:
         super().__init__(message)

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from yxt_provider.client.numbers import InvalidNumberError, mask_number, normalize_number
+from yxt_provider.ledger.models import ExcludedRecipient
 
 __all__ = [
     "NUMBER_FIELDS",
@@ -70,12 +71,30 @@ class CleanRecipients:
     :param invalid: how many entries were not mainland mobile numbers.
     :param duplicate: how many entries repeated a number already seen.
     :param invalid_samples: a few invalid entries, masked, for the log.
+    :param excluded: every row set aside, in row order (the valid rows are all the others).
     """
 
     valid: dict[str, Mapping[str, Any]]
     invalid: int = 0
     duplicate: int = 0
     invalid_samples: list[str] = field(default_factory=list)
+    excluded: list[ExcludedRecipient] = field(default_factory=list)
+
+    def valid_rows(self) -> Iterator[int]:
+        """The source row of each valid recipient, in :attr:`valid`'s order.
+
+        Derived rather than stored: the valid rows are the rows not excluded, in order, so a
+        million valid recipients cost no second table.
+        """
+        skipped = (excluded.row for excluded in self.excluded)
+        next_skip = next(skipped, None)
+        row = 0
+        for _ in range(len(self.valid)):
+            row += 1
+            while row == next_skip:
+                row += 1
+                next_skip = next(skipped, None)
+            yield row
 
     def recipients(self) -> Iterator[Recipient]:
         """The valid recipients, in first-seen order."""
@@ -141,19 +160,28 @@ def csv_text_recipients(text: str, *, number_field: str | None = None) -> Iterat
 
 
 def clean_recipients(recipients: Iterable[Recipient]) -> CleanRecipients:
-    """Normalise numbers, drop duplicates (first wins) and set invalid ones aside."""
+    """Normalise numbers, drop duplicates (first wins) and set invalid ones aside, noting each row."""
     result = CleanRecipients(valid={})
     valid = result.valid
-    for recipient in recipients:
+    repeats: dict[str, list[int]] = {}  # repeated number → indexes of its rows in result.excluded
+    for row, recipient in enumerate(recipients, start=1):
         try:
             number = normalize_number(recipient.number)
         except InvalidNumberError:
             result.invalid += 1
+            result.excluded.append(ExcludedRecipient(row, "invalid", str(recipient.number)))
             if len(result.invalid_samples) < _MAX_INVALID_SAMPLES:
                 result.invalid_samples.append(mask_number(recipient.number))
             continue
         if number in valid:
             result.duplicate += 1
+            repeats.setdefault(number, []).append(len(result.excluded))
+            result.excluded.append(ExcludedRecipient(row, "duplicate", str(recipient.number)))
             continue
         valid[number] = recipient.variables
+    if repeats:
+        # Where each repeated number first appeared: one pass, remembering only the repeated ones.
+        for number, first_row in zip(valid, result.valid_rows(), strict=True):
+            for index in repeats.get(number, ()):
+                result.excluded[index] = result.excluded[index]._replace(duplicate_of_row=first_row)
     return result

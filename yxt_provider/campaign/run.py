@@ -17,7 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from yxt_provider.campaign.content import MessageContent
-from yxt_provider.campaign.errors import CampaignRejected
+from yxt_provider.campaign.errors import (
+    CampaignIncompleteError,
+    CampaignRejected,
+    CampaignStoppedError,
+    GatewayUnreachableError,
+)
 from yxt_provider.campaign.identity import TaskIdentity
 from yxt_provider.campaign.planning import CampaignPlan, ContentError, plan_fingerprint
 from yxt_provider.campaign.recipients import CleanRecipients, Recipient, clean_recipients
@@ -89,7 +94,13 @@ class CampaignRun:
 
         :raises CampaignRejected: when the audience or the text cannot be used.
         """
-        clean, plan, _ = self._prepare()
+        try:
+            clean, plan, _ = self._prepare()
+        except CampaignRejected as exc:
+            exc.summary = CampaignSummary(
+                campaign_id=self.campaign_id, dry_run=True, status="rejected", error=str(exc)
+            )
+            raise
         log.info(
             "Dry run of campaign %s: %d recipients in %d batches, about %d billable messages; nothing sent",
             self.campaign_id, plan.recipients, len(plan.batches), plan.segments,
@@ -99,12 +110,41 @@ class CampaignRun:
     def send(self, client: YxtClient, settings: SendSettings) -> CampaignSummary:
         """Plan (first try) or resume (later tries), then send every batch not yet accepted.
 
+        Every error raised carries the try's summary (``exc.summary``: counts, ``status``,
+        ``error``), so the caller can hand on what happened even when the try fails.
+
         :param client: the gateway client; the caller closes it.
         :param settings: concurrency and pacing.
         :raises CampaignRejected: when the audience, the text or the campaign id cannot be used.
         :raises CampaignStoppedError: when the gateway refused in a way no retry can fix.
         :raises CampaignIncompleteError: when transient failures left batches unsent.
         """
+        try:
+            return self._send(client, settings)
+        except CampaignRejected as exc:
+            exc.summary = CampaignSummary(
+                campaign_id=self.campaign_id,
+                status="rejected",
+                error=str(exc),
+                elapsed_seconds=self._elapsed(),
+            )
+            raise
+        except (CampaignStoppedError, CampaignIncompleteError) as exc:
+            campaign = self.ledger.get_campaign(self.campaign_id)
+            assert campaign is not None, "a send pass runs on a recorded plan"
+            status = (
+                "stopped"
+                if isinstance(exc, CampaignStoppedError)
+                else "unreachable"
+                if isinstance(exc, GatewayUnreachableError)
+                else "incomplete"
+            )
+            exc.summary = CampaignSummary.of_send(
+                campaign, exc.outcome, elapsed=self._elapsed(), status=status, error=str(exc)
+            )
+            raise
+
+    def _send(self, client: YxtClient, settings: SendSettings) -> CampaignSummary:
         # Numbers of a plan this very try records: the send then need not read them back.
         planned_numbers: dict[int, Sequence[str]] | None = None
         recorded = self.ledger.get_campaign(self.campaign_id)
@@ -117,7 +157,7 @@ class CampaignRun:
                 return CampaignSummary.of_plan(
                     self.campaign_id, plan, clean, elapsed=self._elapsed(), dry_run=False
                 )
-            if self.ledger.create_plan(self._record(clean, plan, fingerprint), plan.batches):
+            if self.ledger.create_plan(self._record(clean, plan, fingerprint), plan.batches, clean.excluded):
                 log.info(
                     "Campaign %s planned: %d recipients in %d batches (about %d billable messages)",
                     self.campaign_id, plan.recipients, len(plan.batches), plan.segments,
@@ -166,7 +206,9 @@ class CampaignRun:
                 "to let an empty campaign succeed"
             )
         try:
-            plan, uniform = self.content.plan(self.campaign_id, clean, self.template_id, self.batch_size)
+            plan, uniform = self.content.plan(
+                self.campaign_id, clean, self.template_id, self.batch_size, ledger_key=self.ledger.identity
+            )
         except ContentError as exc:
             raise CampaignRejected(f"campaign {self.campaign_id}: {exc}") from exc
         if uniform is not None and plan.batches:

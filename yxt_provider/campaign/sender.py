@@ -246,18 +246,18 @@ class CampaignSender:
             self.ledger.set_campaign_status(campaign_id, "failed", error=str(fatal))
             raise CampaignStoppedError(_stopped_message(campaign_id, fatal, outcome), fatal, outcome)
         if unreachable is not None:
-            raise GatewayUnreachableError(
-                _unreachable_message(campaign_id, unreachable, self._circuit.threshold, outcome),
-                outcome,
-                unreachable,
-            )
+            message = _unreachable_message(campaign_id, unreachable, self._circuit.threshold, outcome)
+            # Still "sending": a retry resumes. The error says why this try ended, for reports.
+            self.ledger.set_campaign_status(campaign_id, "sending", error=message)
+            raise GatewayUnreachableError(message, outcome, unreachable)
         if outcome.failed_batches:
-            raise CampaignIncompleteError(
+            message = (
                 f"Campaign {campaign_id}: {len(outcome.failed_batches)} batches "
                 f"({outcome.unsent_recipients} recipients) could not be sent this time; "
-                "a retry of the task resumes with them and re-sends nothing already accepted",
-                outcome,
+                "a retry of the task resumes with them and re-sends nothing already accepted"
             )
+            self.ledger.set_campaign_status(campaign_id, "sending", error=message)
+            raise CampaignIncompleteError(message, outcome)
         self.ledger.set_campaign_status(campaign_id, "sent")
         return outcome
 

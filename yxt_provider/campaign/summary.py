@@ -28,6 +28,11 @@ class CampaignSummary:
     :param batches: send requests in the plan.
     :param segments: estimated billable messages.
     :param elapsed_seconds: wall time of the try.
+    :param status: how the try ended: ``sent`` (every recipient accepted), ``dry_run``,
+        ``empty`` (no valid recipient, allowed), ``rejected`` (nothing planned or sent: bad
+        input), ``stopped`` (an error no retry fixes), ``incomplete`` (transient failures; a
+        retry resumes) or ``unreachable`` (the gateway did not answer; a retry resumes).
+    :param error: why, when the try did not send everyone.
     """
 
     campaign_id: str
@@ -41,6 +46,8 @@ class CampaignSummary:
     batches: int = 0
     segments: int = 0
     elapsed_seconds: float = 0.0
+    status: str = "sent"
+    error: str | None = None
 
     @classmethod
     def of_plan(
@@ -63,15 +70,26 @@ class CampaignSummary:
             batches=len(plan.batches),
             segments=plan.segments,
             elapsed_seconds=round(elapsed, 3),
+            status="dry_run" if dry_run else "empty",
         )
 
     @classmethod
-    def of_send(cls, campaign: CampaignRecord, outcome: SendOutcome, *, elapsed: float) -> CampaignSummary:
+    def of_send(
+        cls,
+        campaign: CampaignRecord,
+        outcome: SendOutcome,
+        *,
+        elapsed: float,
+        status: str = "sent",
+        error: str | None = None,
+    ) -> CampaignSummary:
         """The summary of a send pass over a recorded campaign.
 
         :param campaign: the campaign as recorded in the ledger.
         :param outcome: what the pass did.
         :param elapsed: seconds the try took.
+        :param status: how the pass ended (see the class).
+        :param error: why, when it did not send everyone.
         """
         return cls(
             campaign_id=campaign.campaign_id,
@@ -85,6 +103,8 @@ class CampaignSummary:
             batches=campaign.batches,
             segments=campaign.segments,
             elapsed_seconds=round(elapsed, 3),
+            status=status,
+            error=error,
         )
 
     def to_dict(self) -> dict[str, Any]:

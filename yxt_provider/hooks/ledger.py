@@ -99,6 +99,18 @@ class YxtLedgerHook(BaseHook):
         """Return :attr:`ledger`."""
         return self.ledger
 
+    @staticmethod
+    def campaign_id_in(value: Any) -> str:
+        """The campaign id in ``value`` (an id, or the send task's summary); the task fails when there is none.
+
+        :param value: a campaign id, or ``send.output``.
+        :raises AirflowFailException: when ``value`` holds no campaign id.
+        """
+        try:
+            return campaign_id_of(value)
+        except CampaignIdError as exc:
+            raise AirflowFailException(str(exc)) from None
+
     def require_campaign(self, value: Any) -> str:
         """The campaign id in ``value``, checked to be in this ledger; the task fails otherwise.
 
@@ -107,10 +119,7 @@ class YxtLedgerHook(BaseHook):
         :raises AirflowFailException: when ``value`` holds no campaign id, or the ledger has no
             such campaign (the message says where it looked).
         """
-        try:
-            campaign_id = campaign_id_of(value)
-        except CampaignIdError as exc:
-            raise AirflowFailException(str(exc)) from exc
+        campaign_id = self.campaign_id_in(value)
         if self.ledger.get_campaign(campaign_id) is None:
             raise AirflowFailException(
                 f"campaign {campaign_id!r} is not in the ledger; check campaign_id and that ledger_conn_id "

@@ -54,7 +54,7 @@ _MYSQL_FAMILY = frozenset({"mysql", "mariadb"})
 _PAGE_PARAM = "page_json"
 
 Columns = Sequence[tuple[str, sa.types.TypeEngine[Any]]]
-MessageRow = tuple[str, str, str, int, int, str]
+MessageRow = tuple[str, str, str, int, int, str, int | None]
 ReceiptRow = tuple[str, str, int]
 ReceiptWriter = Callable[[Connection, Sequence[ReceiptRow], datetime], tuple[int, int]]
 """Stores a sorted page of distinct receipts; returns (stored new, of those matched)."""
@@ -195,9 +195,17 @@ def page_json(rows: Sequence[Sequence[Any]]) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------- plans
 
-MESSAGE_PLAN_COLUMNS = ("serial_number", "phone", "campaign_id", "batch_index", "position", "status")
+MESSAGE_PLAN_COLUMNS = (
+    "serial_number",
+    "phone",
+    "campaign_id",
+    "batch_index",
+    "position",
+    "status",
+    "input_row",
+)
 _MESSAGE_PLAN_TYPES: Columns = [
-    (name, sa.Integer() if name in ("batch_index", "position") else sa.String())
+    (name, sa.Integer() if name in ("batch_index", "position", "input_row") else sa.String())
     for name in MESSAGE_PLAN_COLUMNS
 ]
 

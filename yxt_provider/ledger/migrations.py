@@ -33,6 +33,7 @@ the tables without the lock) is caught and the whole check is retried.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from yxt_provider.ledger import schema
-from yxt_provider.ledger.dialects import is_mysql, upsert
+from yxt_provider.ledger.dialects import insert_ignore, is_mysql, upsert
 from yxt_provider.ledger.engine import write_transaction
+from yxt_provider.ledger.views import replace_views
 
 __all__ = [
     "LATEST_VERSION",
@@ -89,11 +91,53 @@ def _create(*tables: sa.Table) -> Callable[[Connection], None]:
     return apply
 
 
+def _add_columns(table: sa.Table, *names: str) -> Callable[[Connection], None]:
+    """Add columns (as ``schema.py`` defines them) to a table an earlier step created, if missing."""
+
+    def apply(conn: Connection) -> None:
+        present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+        for name in names:
+            if name not in present:
+                column = table.c[name]
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+
+    return apply
+
+
+def _steps(*parts: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
+        for part in parts:
+            part(conn)
+
+    return apply
+
+
+def _make_ledger_identity(conn: Connection) -> None:
+    """Give the ledger its random key (kept if it has one): every later serial includes it.
+
+    Campaigns planned before keep their serials, which the batches table holds.
+    """
+    conn.execute(
+        insert_ignore(schema.ledger_identity, conn.dialect),
+        {"id": 1, "ledger_key": secrets.token_hex(8), "created_at": datetime.now(timezone.utc)},
+    )
+
+
 STEPS: list[MigrationStep] = [
     MigrationStep(
         1,
         "campaigns, batches, messages, receipts",
         _create(schema.campaigns, schema.batches, schema.messages, schema.receipts),
+    ),
+    MigrationStep(
+        2,
+        "ledger identity, excluded input rows, messages.input_row",
+        _steps(
+            _create(schema.ledger_identity, schema.excluded_recipients),
+            _add_columns(schema.messages, "input_row"),
+            _make_ledger_identity,
+        ),
     ),
 ]
 LATEST_VERSION = STEPS[-1].version
@@ -153,6 +197,8 @@ def _migrate_locked(engine: Engine) -> int:
                 if step.version > version:
                     log.info("ledger schema: applying version %d (%s)", step.version, step.description)
                     step.apply(conn)
+            # Views are derived: re-created at every upgrade, they always match this code.
+            replace_views(conn)
             conn.execute(
                 upsert(schema.schema_version, conn.dialect, key=["id"], update=["version", "updated_at"]),
                 {"id": 1, "version": LATEST_VERSION, "updated_at": datetime.now(timezone.utc)},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "DELIVERED_RESULT",
@@ -18,8 +18,10 @@ __all__ = [
     "BatchRecord",
     "CampaignRecord",
     "DeliveryReport",
+    "ExcludedRecipient",
     "PlannedBatch",
     "ReceiptIngestCounts",
+    "describe_duration",
     "describe_result",
 ]
 
@@ -97,6 +99,8 @@ class PlannedBatch:
     :param content: the exact message text of the batch.
     :param content_hash: hash of ``content`` (lets a retry check the text did not change).
     :param numbers: the recipients, 11-digit strings, distinct, in send order.
+    :param rows: each number's row in the recipient source (1-based), in the same order;
+        ``None`` when unknown.
     """
 
     campaign_id: str
@@ -106,12 +110,28 @@ class PlannedBatch:
     content: str
     content_hash: str
     numbers: Sequence[str] = field(repr=False)
+    rows: Sequence[int] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (
             f"PlannedBatch(campaign_id={self.campaign_id!r}, batch_index={self.batch_index}, "
             f"serial_number={self.serial_number!r}, numbers=<{len(self.numbers)} numbers>)"
         )
+
+
+class ExcludedRecipient(NamedTuple):
+    """An input row a campaign set aside instead of planning (``yxt_excluded_recipients``).
+
+    :param row: its position in the recipient source, 1-based.
+    :param reason: one of ``schema.EXCLUSION_REASONS`` (``invalid``, ``duplicate``).
+    :param value: the entry as given (never logged: it may be a full number).
+    :param duplicate_of_row: for a duplicate, the row where its number first appeared.
+    """
+
+    row: int
+    reason: str
+    value: str
+    duplicate_of_row: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,10 +203,11 @@ class ReceiptIngestCounts:
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """Where every message of a campaign stands.
+    """Where every input row and message of a campaign stands.
 
     ``sent`` counts the messages the gateway accepted, whatever happened next:
-    ``sent == delivered + failed + pending`` and ``total == sent + not_sent``.
+    ``sent == delivered + failed + pending`` and ``total == sent + not_sent``. Input rows set
+    aside before planning are ``invalid`` and ``duplicate``.
 
     :param campaign_id: the campaign.
     :param total: messages planned.
@@ -198,6 +219,12 @@ class DeliveryReport:
     :param pending_past_timeout: of those, sent longer ago than ``pending_timeout``.
     :param not_sent: messages still planned (their batch was not accepted yet).
     :param pending_timeout: the timeout ``pending_past_timeout`` was counted with, if any.
+    :param invalid: input rows set aside as not mainland mobile numbers.
+    :param duplicate: input rows set aside as repeats of an earlier row.
+    :param status: the campaign's status in the ledger (``planned``, ``sending``, ``sent``,
+        ``failed``), or ``not planned`` when it never got a plan.
+    :param error: why the campaign stopped, or was not planned, when it did not go out in full.
+    :param not_sent_reasons: messages not sent, by why (the last attempt of their batch).
     """
 
     campaign_id: str
@@ -210,6 +237,11 @@ class DeliveryReport:
     pending_past_timeout: int = 0
     not_sent: int = 0
     pending_timeout: timedelta | None = None
+    invalid: int = 0
+    duplicate: int = 0
+    status: str | None = None
+    error: str | None = None
+    not_sent_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def delivered_share(self) -> float:
@@ -221,6 +253,11 @@ class DeliveryReport:
         """True when every message was sent and has a receipt."""
         return self.not_sent == 0 and self.pending == 0
 
+    @property
+    def input_rows(self) -> int:
+        """Rows the recipient source had: planned, invalid and duplicate."""
+        return self.total + self.invalid + self.duplicate
+
     def to_dict(self, meanings: Mapping[int, str] | None = None) -> dict[str, Any]:
         """A small JSON-able dict for XCom (code keys become strings, as JSON requires).
 
@@ -231,6 +268,10 @@ class DeliveryReport:
         }
         return {
             "campaign_id": self.campaign_id,
+            "status": self.status,
+            "input_rows": self.input_rows,
+            "invalid": self.invalid,
+            "duplicate": self.duplicate,
             "total": self.total,
             "sent": self.sent,
             "delivered": self.delivered,
@@ -240,6 +281,8 @@ class DeliveryReport:
             "pending": self.pending,
             "pending_past_timeout": self.pending_past_timeout,
             "not_sent": self.not_sent,
+            "not_sent_reasons": dict(self.not_sent_reasons),
+            "error": self.error,
             "pending_timeout_seconds": (
                 None if self.pending_timeout is None else self.pending_timeout.total_seconds()
             ),
@@ -247,30 +290,63 @@ class DeliveryReport:
         }
 
     def as_table(self, meanings: Mapping[int, str] | None = None) -> str:
-        """A plain-text table for task logs.
+        """A plain-text table for task logs, aligned for Chinese labels too.
 
         :param meanings: failure-code meanings to print beside the codes.
         """
+        from yxt_provider.ledger.text_table import render_table
 
         def pct(n: int, of: int) -> str:
-            return f"{100.0 * n / of:6.2f}%" if of else "      -"
+            return f"{100.0 * n / of:.2f}%" if of else "-"
 
-        lines: list[tuple[str, int, str]] = [
+        rows: list[tuple[str, int, str]] = []
+        if self.invalid or self.duplicate:
+            rows += [
+                ("input rows", self.input_rows, ""),
+                ("  set aside: invalid", self.invalid, pct(self.invalid, self.input_rows)),
+                ("  set aside: duplicate", self.duplicate, pct(self.duplicate, self.input_rows)),
+            ]
+        rows += [
             ("messages planned", self.total, ""),
             ("  sent (accepted by gateway)", self.sent, pct(self.sent, self.total)),
             ("    delivered", self.delivered, pct(self.delivered, self.sent)),
             ("    failed", self.failed, pct(self.failed, self.sent)),
         ]
-        lines += [
+        rows += [
             (f"      {describe_result(code, meanings)}", n, pct(n, self.sent))
             for code, n in self.failed_by_code.items()
         ]
-        lines.append(("    pending (no receipt yet)", self.pending, pct(self.pending, self.sent)))
+        rows.append(("    pending (no receipt yet)", self.pending, pct(self.pending, self.sent)))
         if self.pending_timeout is not None:
-            lines.append((f"      of which sent > {self.pending_timeout} ago", self.pending_past_timeout, ""))
-        lines.append(("  not sent", self.not_sent, pct(self.not_sent, self.total)))
-        width = max(len(label) for label, _, _ in lines)
-        body = [f"{label:<{width}}  {n:>10,d}  {share}".rstrip() for label, n, share in lines]
-        header = f"Delivery report for campaign {self.campaign_id}"
-        rule = "-" * max(len(header), len(body[0]))
-        return "\n".join([header, rule, *body])
+            rows.append(
+                (
+                    f"      of which sent over {describe_duration(self.pending_timeout)} ago",
+                    self.pending_past_timeout,
+                    "",
+                )
+            )
+        rows.append(("  not sent", self.not_sent, pct(self.not_sent, self.total)))
+        rows += [(f"    {reason}", n, pct(n, self.total)) for reason, n in self.not_sent_reasons.items()]
+        status = f" ({self.status})" if self.status else ""
+        table = render_table(
+            f"Delivery report for campaign {self.campaign_id}{status}",
+            [(label, f"{n:,d}", share) for label, n, share in rows],
+            right_aligned=(1, 2),
+        )
+        return f"{table}\nwhy: {self.error}" if self.error else table
+
+
+def describe_duration(value: timedelta) -> str:
+    """A duration in words for reports: ``30 min``, ``2 h``, ``1 h 30 min``, ``45 s``, ``3 d``.
+
+    :param value: the duration.
+    """
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    parts = []
+    for size, unit in ((86_400, "d"), (3600, "h"), (60, "min")):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount} {unit}")
+    return " ".join(parts)

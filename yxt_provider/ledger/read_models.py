@@ -13,23 +13,49 @@ import contextlib
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from yxt_provider.client.errors import ERRORS_BY_CODE
 from yxt_provider.ledger import expressions, schema
-from yxt_provider.ledger.models import DeliveryReport
+from yxt_provider.ledger.models import DeliveryReport, describe_result
 
-__all__ = ["CSV_COLUMNS", "campaign_counts", "delivery_report", "export_campaign_csv"]
+__all__ = [
+    "CSV_COLUMNS",
+    "campaign_counts",
+    "delivery_report",
+    "describe_not_sent",
+    "export_campaign_csv",
+    "outcome_of",
+]
 
-CSV_COLUMNS = ("phone", "serial_number", "batch_index", "status", "result_code", "sent_at", "receipt_at")
+CSV_COLUMNS = (
+    "row",
+    "phone",
+    "outcome",
+    "status",
+    "result_code",
+    "serial_number",
+    "batch_index",
+    "sent_at",
+    "receipt_at",
+)
+_OUTCOME_WORDS = {
+    "planned": "not sent",
+    "sent": "pending (no receipt yet)",
+    "delivered": "delivered",
+    "invalid": "invalid: not a mainland mobile number",
+}
 _CSV_FETCH_ROWS = 5_000
 
 _m = schema.messages.c
 _b = schema.batches.c
+_c = schema.campaigns.c
+_x = schema.excluded_recipients.c
 
 
 class _HasEngine(Protocol):
@@ -98,6 +124,10 @@ def delivery_report(
                 .group_by(_m.result_code)
             )
         }
+        campaign = conn.execute(
+            sa.select(_c.status, _c.error, _c.invalid, _c.duplicate).where(_c.campaign_id == campaign_id)
+        ).one_or_none()
+        reasons = _not_sent_reasons(conn, campaign_id)
     total = sum(by_status.values())
     not_sent = by_status.get("planned", 0)
     return DeliveryReport(
@@ -111,7 +141,42 @@ def delivery_report(
         pending_past_timeout=past_timeout,
         not_sent=not_sent,
         pending_timeout=pending_timeout,
+        invalid=0 if campaign is None else int(campaign.invalid),
+        duplicate=0 if campaign is None else int(campaign.duplicate),
+        status="not planned" if campaign is None else campaign.status,
+        error=None if campaign is None else campaign.error,
+        not_sent_reasons=reasons,
     )
+
+
+def _not_sent_reasons(conn: Connection, campaign_id: str) -> dict[str, int]:
+    """Messages not sent, by what the last attempt of their batch recorded."""
+    reasons: dict[str, int] = {}
+    for attempts, code, error, size in conn.execute(
+        sa.select(_b.attempts, _b.error_code, _b.error, _b.size).where(
+            _b.campaign_id == campaign_id, _b.state != "sent"
+        )
+    ):
+        reason = describe_not_sent(attempts, code, error)
+        reasons[reason] = reasons.get(reason, 0) + int(size)
+    return dict(sorted(reasons.items(), key=lambda item: -item[1]))
+
+
+def describe_not_sent(attempts: int, code: int | None, error: str | None) -> str:
+    """Why a batch is not sent, in the words of the report and the CSV export.
+
+    :param attempts: send attempts started.
+    :param code: the gateway's result code of the last attempt, if it answered with one.
+    :param error: the last attempt's error text.
+    """
+    if not attempts:
+        return "not attempted yet"
+    if code is not None:
+        error_class = ERRORS_BY_CODE.get(code)
+        return f"refused: code {code}" + (f" ({error_class.meaning})" if error_class else "")
+    if error:
+        return "no answer from the gateway (a retry re-sends under the same serial)"
+    return "interrupted mid-request (a retry re-sends under the same serial)"
 
 
 def campaign_counts(bind: Bind, campaign_id: str) -> dict[str, int]:
@@ -138,41 +203,106 @@ def campaign_counts(bind: Bind, campaign_id: str) -> dict[str, int]:
 
 
 def export_campaign_csv(
-    ledger: _HasEngine | Bind, campaign_id: str, path_or_file: str | os.PathLike[str] | TextIO
+    ledger: _HasEngine | Bind,
+    campaign_id: str,
+    path_or_file: str | os.PathLike[str] | TextIO,
+    meanings: Mapping[int, str] | None = None,
 ) -> int:
-    """Write one CSV row per recipient of the campaign, streaming from the database.
+    """Write one CSV row per input row of the campaign's recipient source, streaming from the database.
 
-    Columns: :data:`CSV_COLUMNS`; timestamps in ISO 8601 UTC; rows ordered by batch and
-    planned position. Memory stays bounded whatever the campaign size.
+    Planned recipients and the rows set aside before planning (invalid, duplicate) alike,
+    in source order, each with its ``outcome`` in the report's words: ``delivered``,
+    ``failed (code 2: 空号)``, ``pending (no receipt yet)``, ``not sent``, ``invalid``,
+    ``duplicate of row N``. Columns: :data:`CSV_COLUMNS`; timestamps in ISO 8601 UTC.
+    Campaigns planned before schema version 2 have no row numbers: their messages come in
+    planned order, after any numbered rows. Memory stays bounded whatever the campaign size.
 
     :param ledger: the :class:`~yxt_provider.ledger.Ledger`, its engine, or a connection.
     :param campaign_id: the campaign.
     :param path_or_file: a path (created or overwritten, UTF-8) or an open text file.
-    :returns: the number of recipient rows written.
+    :param meanings: what failure result codes mean, for the ``outcome`` column.
+    :returns: the number of rows written (the header aside).
     """
     bind = ledger if isinstance(ledger, (Engine, Connection)) else ledger.engine
-    query = (
-        sa.select(
-            _m.phone, _m.serial_number, _m.batch_index, expressions.message_status, _m.result_code,
-            expressions.message_sent_at, _m.receipt_at,
-        )
-        .select_from(expressions.messages_with_batches)
-        .where(_m.campaign_id == campaign_id)
-        .order_by(_m.batch_index, _m.position)
-    )  # fmt: skip
     written = 0
     with _open_text(path_or_file) as out, _reading(bind) as conn:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         # stream_results: a server-side cursor on PostgreSQL (and MySQL), so a million rows are never all in memory.
-        result = conn.execution_options(stream_results=True, yield_per=_CSV_FETCH_ROWS).execute(query)
+        result = conn.execution_options(stream_results=True, yield_per=_CSV_FETCH_ROWS).execute(
+            _every_row(campaign_id)
+        )
         for partition in result.partitions():
-            writer.writerows(
-                (phone, serial, batch, status, "" if code is None else code, _iso(sent), _iso(receipt))
-                for phone, serial, batch, status, code, sent, receipt in partition
-            )
+            writer.writerows(_csv_row(row, meanings) for row in partition)
             written += len(partition)
     return written
+
+
+def _every_row(campaign_id: str) -> sa.Select[Any]:
+    """Messages and excluded rows of one campaign, as one result in source order."""
+    no_int = sa.cast(sa.null(), sa.Integer)
+    no_text = sa.cast(sa.null(), sa.String)
+    no_time = sa.cast(sa.null(), schema.UTCDateTime)
+    planned = (
+        sa.select(
+            _m.input_row.label("row"), _m.phone.label("value"), expressions.message_status,
+            _m.result_code, _m.serial_number, _m.batch_index, _m.position,
+            expressions.message_sent_at, _m.receipt_at, no_int.label("duplicate_of_row"),
+        )
+        .select_from(expressions.messages_with_batches)
+        .where(_m.campaign_id == campaign_id)
+    )  # fmt: skip
+    excluded = sa.select(
+        _x.input_row,
+        _x.value,
+        _x.reason,
+        no_int,
+        no_text,
+        no_int,
+        no_int,
+        no_time,
+        no_time,
+        _x.duplicate_of_row,
+    ).where(_x.campaign_id == campaign_id)
+    every = sa.union_all(planned, excluded).subquery()
+    # Not "NULLS LAST" (MySQL lacks it): rows without a number sort after the numbered ones.
+    return sa.select(every).order_by(
+        every.c.row.is_(None), every.c.row, every.c.batch_index, every.c.position
+    )
+
+
+def _csv_row(row: Any, meanings: Mapping[int, str] | None) -> tuple[Any, ...]:
+    return (
+        "" if row.row is None else row.row,
+        row.value,
+        outcome_of(row.status, row.result_code, row.duplicate_of_row, meanings),
+        row.status,
+        "" if row.result_code is None else row.result_code,
+        row.serial_number or "",
+        "" if row.batch_index is None else row.batch_index,
+        _iso(row.sent_at),
+        _iso(row.receipt_at),
+    )
+
+
+def outcome_of(
+    status: str,
+    result_code: int | None,
+    duplicate_of_row: int | None,
+    meanings: Mapping[int, str] | None = None,
+) -> str:
+    """One recipient's outcome in the delivery report's words.
+
+    :param status: the message's effective status, or the reason its row was set aside.
+    :param result_code: the receipt's result code, for failed messages.
+    :param duplicate_of_row: for a duplicate row, the row its number first appeared in.
+    :param meanings: what failure result codes mean.
+    """
+    if status == "failed":
+        return describe_result(-1 if result_code is None else result_code, meanings)
+    if status == "duplicate":
+        return f"duplicate of row {duplicate_of_row}" if duplicate_of_row is not None else "duplicate"
+    return _OUTCOME_WORDS.get(status, status)
 
 
 def _iso(value: datetime | None) -> str:

@@ -25,11 +25,14 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "BATCH_STATES",
     "CAMPAIGN_STATUSES",
+    "EXCLUSION_REASONS",
     "FINAL_MESSAGE_STATUSES",
     "MESSAGE_STATUSES",
     "UTCDateTime",
     "batches",
     "campaigns",
+    "excluded_recipients",
+    "ledger_identity",
     "messages",
     "metadata",
     "receipts",
@@ -39,6 +42,8 @@ __all__ = [
 CAMPAIGN_STATUSES = ("planned", "sending", "sent", "failed")
 BATCH_STATES = ("planned", "attempted", "sent", "failed")
 MESSAGE_STATUSES = ("planned", "sent", "delivered", "failed")
+# Why an input row was set aside instead of planned.
+EXCLUSION_REASONS = ("invalid", "duplicate")
 # A message in one of these has its final answer; a later receipt never changes it.
 FINAL_MESSAGE_STATUSES = ("delivered", "failed")
 
@@ -156,6 +161,9 @@ messages = sa.Table(
     sa.Column("result_code", sa.Integer, nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Column("receipt_at", UTCDateTime, nullable=True),
+    # The recipient's row in the source the campaign was planned from (1-based), so an export
+    # can list every input row in order; NULL for campaigns planned before schema version 2.
+    sa.Column("input_row", sa.Integer, nullable=True),
     # Deliberately no index on status: a receipt changes a message's status, and with
     # status indexed every receipt rewrites index entries (on PostgreSQL it also rules out
     # HOT updates, so all indexes get a new entry). Measured on 1M messages, dropping a
@@ -185,4 +193,29 @@ receipts = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("matched", sa.Boolean, nullable=False),
     sqlite_with_rowid=False,
+)
+
+ledger_identity = sa.Table(
+    "yxt_ledger_identity",
+    metadata,
+    # One row (id = 1): a random key made when the ledger is created. It is part of every
+    # serial, so two ledgers on one gateway account (staging and production running the same
+    # DAG) never derive the same serial, while retries within one ledger still reuse theirs.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ledger_key", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+excluded_recipients = sa.Table(
+    "yxt_excluded_recipients",
+    metadata,
+    # Input rows a campaign set aside instead of planning: per row, why, so the export and a
+    # regulator's question can be answered per recipient.
+    sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), primary_key=True),
+    sa.Column("input_row", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("reason", sa.String(16), nullable=False),
+    # The entry as given (the user's own data, exported to the user; never logged).
+    sa.Column("value", sa.Text, nullable=False),
+    # For a row that repeats a number: the row where the number first appeared.
+    sa.Column("duplicate_of_row", sa.Integer, nullable=True),
 )

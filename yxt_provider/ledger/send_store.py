@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from yxt_provider.ledger import dialects, schema
 from yxt_provider.ledger.engine import write_transaction
-from yxt_provider.ledger.errors import UnknownBatchError, UnknownCampaignError
-from yxt_provider.ledger.models import BatchRecord, CampaignRecord, PlannedBatch
+from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
+from yxt_provider.ledger.models import BatchRecord, CampaignRecord, ExcludedRecipient, PlannedBatch
 
 __all__ = [
     "PLAN_CHUNK_ROWS",
@@ -29,6 +29,7 @@ __all__ = [
     "get_batch",
     "get_campaign",
     "iter_batches",
+    "ledger_key",
     "mark_attempted",
     "mark_batch_error",
     "mark_sent",
@@ -72,8 +73,24 @@ def get_campaign(engine: Engine, campaign_id: str) -> CampaignRecord | None:
     return None if row is None else CampaignRecord(**row._asdict())
 
 
-def create_plan(engine: Engine, campaign: CampaignRecord, batches: Iterable[PlannedBatch]) -> bool:
-    """Write the campaign, then its batches and messages in chunks, in one transaction."""
+def ledger_key(engine: Engine) -> str:
+    """The ledger's random identity (made by the migration to schema version 2)."""
+    with engine.connect() as conn:
+        key = conn.execute(
+            sa.select(schema.ledger_identity.c.ledger_key).where(schema.ledger_identity.c.id == 1)
+        ).scalar_one_or_none()
+    if not key:
+        raise LedgerError("the ledger has no identity row; run Ledger.ensure_schema() (a migration makes it)")
+    return str(key)
+
+
+def create_plan(
+    engine: Engine,
+    campaign: CampaignRecord,
+    batches: Iterable[PlannedBatch],
+    excluded: Iterable[ExcludedRecipient] = (),
+) -> bool:
+    """Write the campaign, then its batches and messages in chunks, and its excluded rows, in one transaction."""
     if campaign.status not in schema.CAMPAIGN_STATUSES:
         raise ValueError(f"unknown campaign status {campaign.status!r}")
     with write_transaction(engine) as conn:
@@ -82,6 +99,7 @@ def create_plan(engine: Engine, campaign: CampaignRecord, batches: Iterable[Plan
         if not dialects.insert_if_absent(conn, schema.campaigns, _campaign_row(campaign, _utcnow())):
             return False
         n_batches, n_messages = _write_batches(conn, campaign.campaign_id, batches)
+        _write_excluded(conn, campaign.campaign_id, excluded)
         if (n_batches, n_messages) != (campaign.batches, campaign.planned):
             conn.execute(
                 sa.update(schema.campaigns)
@@ -96,6 +114,27 @@ def create_plan(engine: Engine, campaign: CampaignRecord, batches: Iterable[Plan
         n_messages,
     )
     return True
+
+
+def _write_excluded(conn: Connection, campaign_id: str, excluded: Iterable[ExcludedRecipient]) -> None:
+    chunk: list[dict[str, Any]] = []
+    for row in excluded:
+        if row.reason not in schema.EXCLUSION_REASONS:
+            raise ValueError(f"unknown exclusion reason {row.reason!r}")
+        chunk.append(
+            {
+                "campaign_id": campaign_id,
+                "input_row": row.row,
+                "reason": row.reason,
+                "value": row.value,
+                "duplicate_of_row": row.duplicate_of_row,
+            }
+        )
+        if len(chunk) >= PLAN_CHUNK_ROWS:
+            conn.execute(schema.excluded_recipients.insert(), chunk)
+            chunk.clear()
+    if chunk:
+        conn.execute(schema.excluded_recipients.insert(), chunk)
 
 
 def _write_batches(conn: Connection, campaign_id: str, batches: Iterable[PlannedBatch]) -> tuple[int, int]:
@@ -120,8 +159,10 @@ def _write_batches(conn: Connection, campaign_id: str, batches: Iterable[Planned
         numbers = batch.numbers
         batch_rows.append(_batch_row(batch, len(numbers)))
         serial, index = batch.serial_number, batch.batch_index
+        rows: Sequence[int | None] = batch.rows if batch.rows is not None else [None] * len(numbers)
         message_rows.extend(
-            (serial, phone, campaign_id, index, position, "planned") for position, phone in enumerate(numbers)
+            (serial, phone, campaign_id, index, position, "planned", row)
+            for position, (phone, row) in enumerate(zip(numbers, rows, strict=True))
         )
         n_batches += 1
         n_messages += len(numbers)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
@@ -27,6 +28,7 @@ from yxt_provider.ledger.models import (
     BatchRecord,
     CampaignRecord,
     DeliveryReport,
+    ExcludedRecipient,
     PlannedBatch,
     ReceiptIngestCounts,
 )
@@ -69,6 +71,15 @@ class Ledger:
         """Close the engine's pooled connections."""
         self.engine.dispose()
 
+    @cached_property
+    def identity(self) -> str:
+        """The ledger's random key, made with it and part of every serial it plans.
+
+        Two ledgers on one gateway account (staging and production) so never derive the same
+        serial for the same campaign id, while every retry within one ledger derives the same.
+        """
+        return send_store.ledger_key(self.engine)
+
     # ------------------------------------------------------------------ send side
 
     def get_campaign(self, campaign_id: str) -> CampaignRecord | None:
@@ -78,7 +89,12 @@ class Ledger:
         """
         return send_store.get_campaign(self.engine, campaign_id)
 
-    def create_plan(self, campaign: CampaignRecord, batches: Iterable[PlannedBatch]) -> bool:
+    def create_plan(
+        self,
+        campaign: CampaignRecord,
+        batches: Iterable[PlannedBatch],
+        excluded: Iterable[ExcludedRecipient] = (),
+    ) -> bool:
         """Write a campaign with all its batches and messages (status ``planned``) in one transaction.
 
         ``batches`` is consumed lazily and messages are inserted in chunks of
@@ -89,11 +105,12 @@ class Ledger:
 
         :param campaign: the campaign row (``created_at``/``updated_at`` default to now).
         :param batches: the batches in any order, each with its numbers.
+        :param excluded: the input rows set aside (invalid, duplicate), for the per-row export.
         :returns: True when written; False (writing nothing) when the campaign already
             exists — also when another process wrote it concurrently.
         :raises ValueError: when a batch names another campaign or a status is unknown.
         """
-        return send_store.create_plan(self.engine, campaign, batches)
+        return send_store.create_plan(self.engine, campaign, batches, excluded)
 
     def iter_batches(self, campaign_id: str) -> list[BatchRecord]:
         """Every batch of the campaign, ordered by ``batch_index`` (without numbers).

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from yxt_provider.hooks.ledger import LedgerUserMixin
 from yxt_provider.ledger.report import pending_timeout_of
@@ -15,28 +16,41 @@ from yxt_provider.ledger.report import result_meanings as result_meanings_of
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from yxt_provider.ledger import DeliveryReport
 
 __all__ = ["SmsDeliveryReportOperator"]
 
+# Upstream states that make the run a failure (a report after them must not hide it).
+_FAILED_STATES = frozenset({"failed", "upstream_failed"})
+
 
 class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
-    """Report where every message of a campaign stands: delivered, failed by result code, pending.
+    """Report where every input row and message of a campaign stands, also after a failed send.
 
     Reads the ledger (optionally draining waiting receipts into it first, so receipts that
     arrived after a sensor gave up are counted). Logs the report as a table and returns it
     (XCom) as a small dict of counts — never a phone number. With ``csv_path`` it also
-    writes one row per recipient (full numbers: it is your data file; its rows are never
+    writes one row per input row (full numbers: it is your data file; its rows are never
     logged) to a local path or any ``ObjectStoragePath`` URL (``s3://...``, ``file://...``).
 
-    :param campaign_id: the campaign (templated); a ``SendSmsOperator`` summary dict works too.
+    Made for ``trigger_rule="all_done"`` after the send: ``SendSmsOperator`` hands on its
+    summary also when it fails, so the report says what was sent, what was not and why, even
+    when the send was refused before anything was planned (a wrong template, an empty file).
+    A report that ran because an upstream task failed then fails itself, after reporting, so
+    the DAG run is not marked a success (``fail_when_upstream_failed``).
+
+    :param campaign_id: the campaign (templated): an id, or the send task's summary
+        (``send.output``).
     :param ledger_conn_id: the ledger's SQL connection (templated); default the embedded SQLite file.
     :param yxt_conn_id: when set, drain the receipt queue into the ledger before reporting (templated).
     :param pending_timeout: seconds (or a timedelta): messages sent longer ago without a receipt
         are counted as ``pending_past_timeout``.
-    :param csv_path: where to export the per-recipient CSV (templated); ``None`` for no export.
+    :param csv_path: where to export the per-row CSV (templated); ``None`` for no export.
     :param max_pages: receipt pages to read at most when draining first.
     :param result_meanings: what failure result codes mean for this account
-        (``{2: "空号"}``); printed beside the codes and included in the XCom dict.
+        (``{2: "空号"}``); printed beside the codes and included in the XCom dict and CSV.
+    :param fail_when_upstream_failed: after reporting, fail when a direct upstream task failed
+        (or was upstream-failed), so the run shows the failure the report describes.
     """
 
     template_fields: Sequence[str] = ("campaign_id", "csv_path", "ledger_conn_id", "yxt_conn_id")
@@ -52,6 +66,7 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
         csv_path: Any = None,
         max_pages: int = 100,
         result_meanings: Mapping[Any, str] | None = None,
+        fail_when_upstream_failed: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -62,13 +77,44 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
         self.pending_timeout = pending_timeout_of(pending_timeout)
         self.csv_path = csv_path
         self.max_pages = max_pages
+        self.fail_when_upstream_failed = fail_when_upstream_failed
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Drain (optional), report, export (optional); return the report dict."""
+        report = self._report()
+        self.log.info("\n%s", report.as_table(self.result_meanings))
+        result = report.to_dict(self.result_meanings)
+        if self.csv_path:
+            rows = self._export(report.campaign_id, self.csv_path)
+            result["csv_path"] = str(self.csv_path)
+            self.log.info("Wrote %d recipient rows to %s", rows, self.csv_path)
+        failed = self._failed_upstream(context) if self.fail_when_upstream_failed else []
+        if failed:
+            if self.do_xcom_push:
+                context["ti"].xcom_push("return_value", result)
+            raise AirflowFailException(
+                f"The delivery report is above (and in XCom); failing because upstream {', '.join(failed)} "
+                "failed. Set fail_when_upstream_failed=False to let the report succeed regardless"
+            )
+        return result
+
+    def _report(self) -> DeliveryReport:
         from yxt_provider.hooks.yxt import YxtHook
+        from yxt_provider.ledger import DeliveryReport
         from yxt_provider.receipts.ingest import drain_receipts
 
-        campaign_id = self.ledger_hook.require_campaign(self.campaign_id)
+        summary = self.campaign_id if isinstance(self.campaign_id, Mapping) else {}
+        campaign_id = self.ledger_hook.campaign_id_in(self.campaign_id)
+        if self.ledger.get_campaign(campaign_id) is None:
+            if not summary.get("error"):
+                self.ledger_hook.require_campaign(campaign_id)  # fails, saying where it looked
+            # Refused before any plan (wrong template, empty source, bad connection): the
+            # send's summary is all there is to report.
+            return DeliveryReport(
+                campaign_id=campaign_id, total=0, sent=0, delivered=0, failed=0,
+                invalid=int(summary.get("invalid") or 0), duplicate=int(summary.get("duplicate") or 0),
+                status="not planned", error=str(summary["error"]),
+            )  # fmt: skip
         if self.yxt_conn_id:
             hook = YxtHook(self.yxt_conn_id)
             try:
@@ -76,14 +122,19 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
             finally:
                 hook.close()
             self.log.info("Ingested %d receipts first (%d settled messages)", ingest.read, ingest.matched)
-        report = self.ledger.delivery_report(campaign_id, pending_timeout=self.pending_timeout)
-        self.log.info("\n%s", report.as_table(self.result_meanings))
-        result = report.to_dict(self.result_meanings)
-        if self.csv_path:
-            rows = self._export(campaign_id, self.csv_path)
-            result["csv_path"] = str(self.csv_path)
-            self.log.info("Wrote %d recipient rows to %s", rows, self.csv_path)
-        return result
+        return self.ledger.delivery_report(campaign_id, pending_timeout=self.pending_timeout)
+
+    def _failed_upstream(self, context: Context) -> list[str]:
+        upstream = sorted(self.upstream_task_ids)
+        if not upstream:
+            return []
+        ti = context["ti"]
+        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=upstream, run_ids=[ti.run_id])
+        return [
+            f"{task} ({state})"
+            for task, state in sorted(states.get(ti.run_id, {}).items())
+            if str(getattr(state, "value", state)) in _FAILED_STATES
+        ]
 
     def _export(self, campaign_id: str, target: Any) -> int:
         from yxt_provider.ledger import export_campaign_csv
@@ -97,5 +148,5 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
             if hasattr(target, "parent"):
                 target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("w", encoding="utf-8", newline="") as handle:
-                return export_campaign_csv(self.ledger, campaign_id, handle)
-        return export_campaign_csv(self.ledger, campaign_id, target)
+                return export_campaign_csv(self.ledger, campaign_id, handle, self.result_meanings)
+        return export_campaign_csv(self.ledger, campaign_id, target, self.result_meanings)

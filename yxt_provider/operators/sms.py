@@ -158,9 +158,15 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Plan or resume the campaign, then send it (or only plan it, for a dry run)."""
         from yxt_provider.campaign.content import MessageContent
-        from yxt_provider.campaign.errors import CampaignRejected, CampaignStoppedError
+        from yxt_provider.campaign.errors import (
+            CampaignIncompleteError,
+            CampaignRejected,
+            CampaignStoppedError,
+        )
         from yxt_provider.campaign.identity import TaskIdentity
         from yxt_provider.campaign.run import CampaignRun, check_template_id
+        from yxt_provider.campaign.summary import CampaignSummary
+        from yxt_provider.connection import YxtConnectionError
 
         task = TaskIdentity.of(context["ti"])
         run = self._run = CampaignRun(
@@ -186,13 +192,28 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
                 return run.send(client, self._send_settings()).to_dict()
             finally:
                 client.close()
-        # "from None": the message already says everything; a chained copy would print it twice.
-        except CampaignRejected as exc:
+        except (CampaignRejected, CampaignStoppedError, CampaignIncompleteError, YxtConnectionError) as exc:
+            summary = getattr(exc, "summary", None) or CampaignSummary(
+                campaign_id=run.campaign_id, dry_run=self.plan_only, status="rejected", error=str(exc)
+            )
+            self._hand_on(context, summary.to_dict())
+            # "from None": the message already says everything; a chained copy would print it twice.
+            if isinstance(exc, CampaignStoppedError):
+                raise YxtCampaignStoppedError(str(exc)) from None
+            if isinstance(exc, CampaignIncompleteError):
+                raise  # transient: the task's retries resume
             raise AirflowFailException(str(exc)) from None
-        except CampaignStoppedError as exc:
-            raise YxtCampaignStoppedError(str(exc)) from None
         finally:
             self.hook.close()
+
+    def _hand_on(self, context: Context, summary: dict[str, Any]) -> None:
+        """Push the summary of a failed try as the task's return value.
+
+        ``send.output`` then holds what happened (``status``, ``error``, counts) for a report
+        task with ``trigger_rule="all_done"``, as it does after a successful try.
+        """
+        if self.do_xcom_push:
+            context["ti"].xcom_push("return_value", summary)
 
     def on_kill(self) -> None:
         """Start no further batch; requests in flight finish and are recorded."""
