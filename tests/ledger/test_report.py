@@ -123,3 +123,20 @@ def test_failure_code_meanings_in_table_and_dict() -> None:
     assert report.to_dict()["failed_code_meanings"] == {}
     with pytest.raises(ValueError, match="integers"):
         result_meanings({"MK:0001": "x"})
+
+
+def test_table_columns_align_with_chinese_labels() -> None:
+    from rich.cells import cell_len
+
+    report = DeliveryReport(
+        campaign_id="x", total=100, sent=100, delivered=70, failed=30, failed_by_code={2: 20, 9: 10},
+        pending_timeout=timedelta(minutes=90),
+    )  # fmt: skip
+    lines = report.as_table({2: "空号", 9: "关机或停机"}).splitlines()
+    counts = [line for line in lines if "failed (code" in line or line.strip().startswith("delivered")]
+    # The count column ends at the same screen column on every line, whatever the label's script.
+    ends = {
+        cell_len(line[: line.index(n) + len(n)]) for line, n in zip(counts, ["70", "20", "10"], strict=True)
+    }
+    assert len(ends) == 1, lines
+    assert "of which sent over 1 h 30 min ago" in "\n".join(lines)

@@ -62,6 +62,9 @@ def test_wrong_secret(
     logs = task_logs.text()
     assert "Delivery report for campaign" in logs and "why: YXT gateway returned code 35" in logs
     assert "failing because upstream send (failed), wait (upstream_failed) failed" in logs
+    # The stop message ends the gateway's sentence before its own, and is printed once.
+    assert "upper-case hex. Sent 0 of 250 recipients; 250 not sent." in logs
+    assert logs.count("Fix the cause, then clear this task") == 1
     assert {row["outcome"] for row in read_csv(tmp_path / "r.csv")} == {"not sent"}
     assert sandbox.accepted() == []
 
