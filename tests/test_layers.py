@@ -26,6 +26,7 @@ RULES: dict[str, tuple[frozenset[str], bool]] = {
     "ledger": (frozenset({"client"}), False),
     "campaign": (frozenset({"client", "ledger"}), False),
     "receipts": (frozenset({"client", "ledger"}), False),
+    "replies": (frozenset({"client", "ledger"}), False),
     "sandbox": (frozenset({"client"}), False),
 }
 
@@ -87,7 +88,16 @@ def test_layer_imports_only_what_it_may(part: str) -> None:
 
 
 def test_every_part_has_a_rule_or_is_an_airflow_shell() -> None:
-    shells = {"hooks", "operators", "sensors", "triggers", "notifications", "plugins", "__init__.py"}
+    shells = {
+        "hooks",
+        "operators",
+        "sensors",
+        "triggers",
+        "notifications",
+        "queues",
+        "plugins",
+        "__init__.py",
+    }
     parts = {
         p.name
         for p in PACKAGE.iterdir()

@@ -155,6 +155,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "yxt_provider.operators.sms",
                     "yxt_provider.operators.receipts",
+                    "yxt_provider.operators.replies",
                     "yxt_provider.operators.report",
                 ],
             }
@@ -168,7 +169,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": INTEGRATION_NAME,
-                "python-modules": ["yxt_provider.triggers.delivery"],
+                "python-modules": ["yxt_provider.triggers.delivery", "yxt_provider.triggers.replies"],
             }
         ],
         "config": {
@@ -186,6 +187,8 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         },
+        # MessageQueueTrigger(scheme="yxt"), for apache-airflow-providers-common-messaging.
+        "queues": ["yxt_provider.queues.yxt.YxtMessageQueueProvider"],
         # Notifiers: add class paths, e.g. "yxt_provider.notifications.yxt.YxtNotifier".
         "notifications": [],
         "connection-types": [

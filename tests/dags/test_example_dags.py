@@ -19,7 +19,7 @@ def bag() -> object:
 
 def test_no_import_errors(bag: object) -> None:
     assert bag.import_errors == {}  # type: ignore[attr-defined]
-    assert {"yxt_batch_notification", "yxt_receipts_sync"} <= set(bag.dag_ids)  # type: ignore[attr-defined]
+    assert {"yxt_batch_notification", "yxt_receipts_sync", "yxt_replies"} <= set(bag.dag_ids)  # type: ignore[attr-defined]
 
 
 def test_receipts_sync_runs_every_minute_one_run_at_a_time(bag: object) -> None:
@@ -42,3 +42,11 @@ def test_batch_notification_is_send_then_wait_then_report(bag: object) -> None:
     assert dag.get_task("wait_for_delivery").upstream_task_ids == {"send"}
     assert dag.get_task("delivery_report").upstream_task_ids == {"send", "wait_for_delivery"}
     assert dag.get_task("wait_for_delivery").deferrable is True
+
+
+def test_replies_dag_runs_on_the_watched_asset(bag: object) -> None:
+    dag = bag.dags["yxt_replies"]  # type: ignore[attr-defined]
+    (asset,) = dag.timetable.asset_condition.objects
+    (watcher,) = asset.watchers
+    assert type(watcher.trigger).__name__ == "YxtRepliesTrigger"
+    assert dag.max_active_runs == 1

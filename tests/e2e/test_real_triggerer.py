@@ -11,22 +11,14 @@ SQLite in a fresh ``AIRFLOW_HOME``; teardown SIGTERMs, then SIGKILLs, every proc
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
-import requests
 
+from tests.e2e.real_airflow import RealAirflow, running_airflow, sandbox_connection_json
 from tests.fixtures.tasks import FULL_MOBILE
 from yxt_provider.ledger import Ledger
 from yxt_provider.sandbox import SandboxConfig, SandboxServer, run_sandbox
@@ -68,168 +60,6 @@ with DAG({DAG_ID!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1), ca
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Deadline:
-    """One time budget shared by every wait of the test."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.end
-
-
-class RealAirflow:
-    """Airflow's components as subprocesses of one fresh ``AIRFLOW_HOME``, and a REST client for them."""
-
-    COMPONENTS: ClassVar[dict[str, list[str]]] = {
-        "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"],
-        "scheduler": ["scheduler", "--skip-serve-logs"],
-        "dag-processor": ["dag-processor"],
-        "triggerer": ["triggerer", "--skip-serve-logs"],
-    }
-
-    def __init__(self, home: Path, log_dir: Path, yxt_connection: str, deadline: Deadline) -> None:
-        self.home = home
-        self.log_dir = log_dir
-        self.deadline = deadline
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.session = requests.Session()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        env.update(
-            {
-                "AIRFLOW_HOME": str(home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                # The default pre-forks 32 LocalExecutor workers (~1.5 GB).
-                "AIRFLOW__CORE__PARALLELISM": "4",
-                # With the default 5 s, a deferrable task whose trigger fires within a few seconds
-                # can be failed by a heartbeat race (apache/airflow#72716, #71580).
-                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-                "AIRFLOW__API__BASE_URL": self.base_url,
-                # SimpleAuthManager: every request to the API is an admin's (loopback only).
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-                "AIRFLOW__API_AUTH__JWT_SECRET": "yxt-e2e-" + "0123456789abcdef" * 4,
-                "AIRFLOW_CONN_YXT_DEFAULT": yxt_connection,
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        self.env = env
-
-    # -- processes --------------------------------------------------------------------------------
-
-    def migrate(self) -> None:
-        with open(self.log_dir / "db-migrate.log", "wb") as log:
-            subprocess.run(
-                [sys.executable, "-m", "airflow", "db", "migrate"],
-                check=True,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.home,
-                timeout=max(1.0, self.deadline.end - time.monotonic()),
-            )
-
-    def start(self) -> None:
-        for name, args in self.COMPONENTS.items():
-            argv = [sys.executable, "-m", "airflow", *(a.format(port=self.port) for a in args)]
-            with open(self.log_dir / f"{name}.log", "wb") as log:
-                self.processes[name] = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=self.env,
-                    cwd=self.home,
-                    start_new_session=True,  # setsid: one process group per component
-                )
-
-    def stop(self) -> None:
-        """SIGTERM every process group, give them a few seconds, then SIGKILL what is left."""
-        for proc in self.processes.values():
-            _signal_group(proc, signal.SIGTERM)
-        # The scheduler, DAG processor and triggerer exit within a second; the API server's
-        # leader process does not always, so its group is killed below.
-        grace = time.monotonic() + 3.0
-        for proc in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.0, grace - time.monotonic()))
-        # Also the group's other members (executor workers, task supervisors) when the leader is gone.
-        for proc in self.processes.values():
-            _signal_group(proc, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5.0)
-        self.session.close()
-
-    def log_paths(self) -> list[Path]:
-        """The components' own logs and every file Airflow wrote under ``AIRFLOW_HOME/logs``."""
-        return sorted(self.log_dir.glob("*.log")) + sorted(
-            p for p in (self.home / "logs").rglob("*") if p.is_file()
-        )
-
-    def log_tails(self, lines: int = 40) -> str:
-        parts = []
-        for path in sorted(self.log_dir.glob("*.log")):
-            tail = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"----- {path.name} (last {lines} lines) -----\n" + "\n".join(tail))
-        return "\n".join(parts)
-
-    # -- waiting ----------------------------------------------------------------------------------
-
-    def fail(self, why: str) -> None:
-        pytest.fail(f"{why}\n{self.log_tails()}", pytrace=False)
-
-    def check_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                self.fail(f"airflow {name} exited with code {proc.returncode}")
-
-    def wait_for(self, what: str, probe: Any, interval: float = 0.25) -> Any:
-        """Call ``probe()`` until it returns something truthy; fail with the logs when the budget is spent."""
-        while True:
-            self.check_alive()
-            try:
-                result = probe()
-            except requests.RequestException:
-                result = None
-            if result:
-                return result
-            if self.deadline.expired():
-                self.fail(f"timed out ({self.deadline.seconds:.0f} s budget) waiting for {what}")
-            time.sleep(interval)
-
-    # -- REST -------------------------------------------------------------------------------------
-
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=10, **kwargs)
-
-    def get(self, path: str) -> Any:
-        """GET as JSON; an error status raises ``requests.HTTPError`` (a probe then tries again)."""
-        response = self.api("GET", path)
-        response.raise_for_status()
-        return response.json()
-
-    def healthy(self) -> bool:
-        health = self.get("/monitor/health")
-        components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        return all((health.get(c) or {}).get("status") == "healthy" for c in components)
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)  # the leader's pid is the group id (start_new_session)
-
-
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     config = SandboxConfig(
@@ -245,25 +75,9 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def real_airflow(tmp_path: Path, sandbox: SandboxServer) -> Iterator[RealAirflow]:
-    home = tmp_path / "airflow_home"
-    (home / "dags").mkdir(parents=True)
-    (home / "dags" / f"{DAG_ID}.py").write_text(textwrap.dedent(DAG_SOURCE))
-    connection = json.dumps(
-        {
-            "conn_type": "yxt",
-            "host": sandbox.base_url,
-            "login": "demo_app",
-            "password": "s3cr3t",
-            "extra": {"sp_code": "100001"},
-        }
-    )
-    components = RealAirflow(home, tmp_path, connection, Deadline(OVERALL_TIMEOUT))
-    try:
-        components.migrate()
-        components.start()
+    dags = {f"{DAG_ID}.py": textwrap.dedent(DAG_SOURCE)}
+    with running_airflow(tmp_path, dags, sandbox_connection_json(sandbox), OVERALL_TIMEOUT) as components:
         yield components
-    finally:
-        components.stop()
 
 
 def test_deferrable_sensor_defers_to_the_real_triggerer_and_resumes(

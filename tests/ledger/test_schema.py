@@ -35,8 +35,7 @@ def test_ensure_schema_creates_tables_and_records_version(ledger_url: str) -> No
         assert ensure_schema(engine) == LATEST_VERSION
         names = set(sa.inspect(engine).get_table_names())
         assert {"yxt_schema_version", "yxt_campaigns", "yxt_batches", "yxt_messages", "yxt_receipts"} <= names
-        # Later issues add these; version 1 must not create them.
-        assert not {"yxt_replies", "yxt_opt_outs"} & names
+        assert {"yxt_excluded_recipients", "yxt_ledger_identity", "yxt_replies", "yxt_reply_handled"} <= names
         with engine.connect() as conn:
             rows = conn.execute(sa.select(schema.schema_version)).all()
         assert len(rows) == 1
@@ -111,5 +110,19 @@ def test_sqlite_engine_settings(tmp_path: object) -> None:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    finally:
+        engine.dispose()
+
+
+def test_version_1_alone_creates_only_its_tables(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(migrations, "STEPS", migrations.STEPS[:1])
+    monkeypatch.setattr(migrations, "LATEST_VERSION", 1)
+    monkeypatch.setattr(migrations, "replace_views", lambda conn: None)  # the views need every table
+    engine = create_ledger_engine(ledger_url)
+    try:
+        assert ensure_schema(engine) == 1
+        names = set(sa.inspect(engine).get_table_names())
+        # Later versions add these; version 1 must not create them.
+        assert not {"yxt_replies", "yxt_opt_outs", "yxt_ledger_identity"} & names
     finally:
         engine.dispose()

@@ -96,6 +96,12 @@ def _meaning(exc: BaseException, cause: BaseException, url: str, timeout: object
             "host name not found",
             "Check the spelling of the connection's host and this worker's DNS",
         )
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in type(cause).__name__:
+        return (
+            "reset",
+            "the answer was cut off mid-way",
+            "The call may have taken effect; it is retried (a send under the same serial)",
+        )
     if isinstance(cause, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)) or (
         "RemoteDisconnected" in type(cause).__name__
     ):

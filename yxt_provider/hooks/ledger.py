@@ -19,7 +19,7 @@ from yxt_provider.campaign.identity import campaign_id_of
 if TYPE_CHECKING:
     from yxt_provider.ledger.store import Ledger
 
-__all__ = ["DEFAULT_LEDGER_FILENAME", "YxtLedgerHook", "default_ledger_url"]
+__all__ = ["DEFAULT_LEDGER_FILENAME", "LedgerUserMixin", "YxtLedgerHook", "default_ledger_url", "open_ledger"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,17 @@ class YxtLedgerHook(BaseHook):
                 f"({self.ledger_conn_id or 'embedded SQLite'}) is the ledger the send task used"
             )
         return campaign_id
+
+
+def open_ledger(ledger_conn_id: str | None) -> Ledger:
+    """The ledger named by ``ledger_conn_id`` (``None``: the embedded SQLite file), schema current.
+
+    For code without an operator to hang :class:`LedgerUserMixin` on: triggers (call it in a
+    thread: it may create tables) and task functions.
+
+    :param ledger_conn_id: an Airflow SQL connection id, or ``None``.
+    """
+    return YxtLedgerHook(ledger_conn_id).ledger
 
 
 class LedgerUserMixin:

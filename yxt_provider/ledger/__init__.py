@@ -28,9 +28,12 @@ if TYPE_CHECKING:
         DeliveryReport,
         PlannedBatch,
         ReceiptIngestCounts,
+        ReplyStoreCounts,
+        StoredReply,
         describe_result,
     )
     from yxt_provider.ledger.read_models import export_campaign_csv
+    from yxt_provider.ledger.reply_store import ReplyBatch
     from yxt_provider.ledger.report import pending_timeout_of, result_meanings
     from yxt_provider.ledger.store import Ledger
 
@@ -44,6 +47,9 @@ __all__ = [
     "LedgerSchemaError",
     "PlannedBatch",
     "ReceiptIngestCounts",
+    "ReplyBatch",
+    "ReplyStoreCounts",
+    "StoredReply",
     "UnknownBatchError",
     "UnknownCampaignError",
     "create_ledger_engine",
@@ -69,6 +75,9 @@ __getattr__, __dir__ = lazy_exports(
         "DeliveryReport": "models",
         "PlannedBatch": "models",
         "ReceiptIngestCounts": "models",
+        "ReplyStoreCounts": "models",
+        "StoredReply": "models",
+        "ReplyBatch": "reply_store",
         "describe_result": "models",
         "export_campaign_csv": "read_models",
         "pending_timeout_of": "report",

@@ -19,10 +19,12 @@ apart the variants of one statement that have to stay equivalent.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,8 +39,10 @@ __all__ = [
     "MESSAGE_PLAN_COLUMNS",
     "insert_if_absent",
     "insert_ignore",
+    "insert_ignore_many",
     "is_mysql",
     "message_writer",
+    "named_lock",
     "page_json",
     "page_source",
     "prepare_receipt_transaction",
@@ -143,6 +147,56 @@ def insert_if_absent(conn: Connection, table: sa.Table, row: dict[str, Any]) -> 
         key = next(iter(table.primary_key.columns))
         return conn.execute(stmt.returning(key), row).first() is not None
     return bool(conn.execute(stmt, row).rowcount == 1)
+
+
+def insert_ignore_many(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """Insert rows unless their primary key exists; returns the keys this call wrote.
+
+    :param conn: a connection inside the write transaction.
+    :param table: the table (its only unique key must be the primary key; see :func:`insert_ignore`).
+        The first primary-key column's values are returned.
+    :param rows: the rows' values.
+    """
+    if not rows:
+        return []
+    stmt = insert_ignore(table, conn.dialect)
+    key = next(iter(table.primary_key.columns))
+    if supports_insert_returning(conn.dialect):
+        # One executemany ("insertmanyvalues"); RETURNING lists exactly the rows written.
+        return list(conn.execute(stmt.returning(key), list(rows)).scalars())
+    return [row[key.name] for row in rows if conn.execute(stmt, row).rowcount == 1]
+
+
+@contextlib.contextmanager
+def named_lock(conn: Connection, name: str) -> Iterator[None]:
+    """Hold a lock named ``name`` for the rest of the transaction: one holder at a time, across processes.
+
+    PostgreSQL: a transaction-level advisory lock (released at commit or rollback). MySQL and
+    MariaDB: ``GET_LOCK``, named after the database too (so ledgers in different databases of
+    one server do not wait for each other) and released on leaving. SQLite: nothing to take —
+    the write transaction's ``BEGIN IMMEDIATE`` already holds the database's write lock.
+
+    :param conn: a connection inside a write transaction.
+    :param name: what is locked, e.g. ``yxt_schema`` (at most 30 characters are used on MySQL).
+    :raises TimeoutError: when MySQL's lock is not granted within 60 s.
+    """
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield
+        return
+    if not is_mysql(conn.dialect):
+        yield
+        return
+    # Lock names are limited to 64 characters: a prefix of the name, then the database's hash.
+    lock = "CONCAT(:prefix, MD5(COALESCE(DATABASE(), '')))"
+    got = conn.execute(sa.text(f"SELECT GET_LOCK({lock}, 60)"), {"prefix": name[:30] + "_"}).scalar()
+    if got != 1:
+        raise TimeoutError(f"timed out waiting for the ledger lock {name!r}")
+    try:
+        yield
+    finally:
+        conn.execute(sa.text(f"SELECT RELEASE_LOCK({lock})"), {"prefix": name[:30] + "_"})
 
 
 # ---------------------------------------------------------------------------------- pages of rows

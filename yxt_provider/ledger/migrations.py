@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from yxt_provider.ledger import schema
-from yxt_provider.ledger.dialects import insert_ignore, is_mysql, upsert
+from yxt_provider.ledger.dialects import insert_ignore, named_lock, upsert
 from yxt_provider.ledger.engine import write_transaction
 from yxt_provider.ledger.views import replace_views
 
@@ -58,11 +58,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Any 64-bit constant works; it only has to be the same in every process ("yxtschem").
-_PG_LOCK_KEY = 0x7978747363686D
-# Named after the database, so ledgers in different databases of one server do not wait
-# for each other; hashed, because lock names are limited to 64 characters.
-_MYSQL_LOCK_NAME = "CONCAT('yxt_schema_', MD5(COALESCE(DATABASE(), '')))"
+_SCHEMA_LOCK = "yxt_schema"
 _RACE_RETRIES = 5
 
 
@@ -105,6 +101,16 @@ def _add_columns(table: sa.Table, *names: str) -> Callable[[Connection], None]:
     return apply
 
 
+def _add_index(table: sa.Table, name: str) -> Callable[[Connection], None]:
+    """Create an index (as ``schema.py`` defines it) on a table an earlier step created, if missing."""
+
+    def apply(conn: Connection) -> None:
+        if name not in {index["name"] for index in sa.inspect(conn).get_indexes(table.name)}:
+            next(index for index in table.indexes if index.name == name).create(conn)
+
+    return apply
+
+
 def _steps(*parts: Callable[[Connection], None]) -> Callable[[Connection], None]:
     def apply(conn: Connection) -> None:
         for part in parts:
@@ -137,6 +143,14 @@ STEPS: list[MigrationStep] = [
             _create(schema.ledger_identity, schema.excluded_recipients),
             _add_columns(schema.messages, "input_row"),
             _make_ledger_identity,
+        ),
+    ),
+    MigrationStep(
+        3,
+        "replies, reply consumers, messages by number",
+        _steps(
+            _create(schema.replies, schema.reply_handled),
+            _add_index(schema.messages, "ix_yxt_messages_phone"),
         ),
     ),
 ]
@@ -185,44 +199,23 @@ def ensure_schema(engine: Engine) -> int:
 
 
 def _migrate_locked(engine: Engine) -> int:
-    with write_transaction(engine) as conn:
-        _lock(conn)
-        try:
-            version = current_version(conn)
-            _refuse_newer(version)
-            if version == LATEST_VERSION:
-                return version
-            schema.metadata.create_all(conn, tables=[schema.schema_version], checkfirst=True)
-            for step in STEPS:
-                if step.version > version:
-                    log.info("ledger schema: applying version %d (%s)", step.version, step.description)
-                    step.apply(conn)
-            # Views are derived: re-created at every upgrade, they always match this code.
-            replace_views(conn)
-            conn.execute(
-                upsert(schema.schema_version, conn.dialect, key=["id"], update=["version", "updated_at"]),
-                {"id": 1, "version": LATEST_VERSION, "updated_at": datetime.now(timezone.utc)},
-            )
-            return LATEST_VERSION
-        finally:
-            _unlock(conn)
-
-
-def _lock(conn: Connection) -> None:
-    name = conn.dialect.name
-    if name == "postgresql":
-        # Released automatically at commit/rollback.
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    elif is_mysql(conn.dialect):
-        got = conn.execute(sa.text(f"SELECT GET_LOCK({_MYSQL_LOCK_NAME}, 60)")).scalar()
-        if got != 1:
-            raise LedgerSchemaError("timed out waiting for another process to finish the ledger schema")
-    # SQLite: write_transaction's BEGIN IMMEDIATE already holds the database write lock.
-
-
-def _unlock(conn: Connection) -> None:
-    if is_mysql(conn.dialect):
-        conn.execute(sa.text(f"SELECT RELEASE_LOCK({_MYSQL_LOCK_NAME})"))
+    with write_transaction(engine) as conn, named_lock(conn, _SCHEMA_LOCK):
+        version = current_version(conn)
+        _refuse_newer(version)
+        if version == LATEST_VERSION:
+            return version
+        schema.metadata.create_all(conn, tables=[schema.schema_version], checkfirst=True)
+        for step in STEPS:
+            if step.version > version:
+                log.info("ledger schema: applying version %d (%s)", step.version, step.description)
+                step.apply(conn)
+        # Views are derived: re-created at every upgrade, they always match this code.
+        replace_views(conn)
+        conn.execute(
+            upsert(schema.schema_version, conn.dialect, key=["id"], update=["version", "updated_at"]),
+            {"id": 1, "version": LATEST_VERSION, "updated_at": datetime.now(timezone.utc)},
+        )
+        return LATEST_VERSION
 
 
 def _refuse_newer(version: int) -> None:

@@ -21,6 +21,8 @@ __all__ = [
     "ExcludedRecipient",
     "PlannedBatch",
     "ReceiptIngestCounts",
+    "ReplyStoreCounts",
+    "StoredReply",
     "describe_duration",
     "describe_result",
 ]
@@ -202,6 +204,57 @@ class ReceiptIngestCounts:
 
 
 @dataclass(frozen=True)
+class ReplyStoreCounts:
+    """What one ``Ledger.store_replies`` call did.
+
+    :param read: replies handed to the call.
+    :param stored: of those, stored for the first time.
+    :param already_stored: of those, stored before (a page delivered again).
+    :param attributed: of the stored ones, linked to a campaign of this ledger.
+    :param new: the replies stored for the first time (their reprs are masked).
+    """
+
+    read: int
+    stored: int
+    already_stored: int
+    attributed: int
+    new: tuple[StoredReply, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """An inbound reply as the ledger holds it (``yxt_replies``).
+
+    The repr masks the number and shows only the text's length: replies carry personal data.
+
+    :param reply_key: the reply's identity (see ``schema.replies``).
+    :param user_number: the number that replied.
+    :param content: the reply text.
+    :param reply_time: when it was sent, aware UTC.
+    :param call_mdn: the access number it was sent to.
+    :param campaign_id: the campaign it answers, when one messaged the number before.
+    :param stored_at: when the ledger stored it.
+    """
+
+    reply_key: str
+    user_number: str = field(repr=False)
+    content: str = field(repr=False)
+    reply_time: datetime
+    call_mdn: str = field(repr=False)
+    campaign_id: str | None
+    stored_at: datetime
+
+    def __repr__(self) -> str:
+        from yxt_provider.client.numbers import mask_number
+
+        return (
+            f"StoredReply(reply_key={self.reply_key[:12]!r}…, user_number={mask_number(self.user_number)!r}, "
+            f"content=<{len(self.content)} chars>, reply_time={self.reply_time.isoformat()!r}, "
+            f"campaign_id={self.campaign_id!r})"
+        )
+
+
+@dataclass(frozen=True)
 class DeliveryReport:
     """Where every input row and message of a campaign stands.
 
@@ -225,6 +278,7 @@ class DeliveryReport:
         ``failed``), or ``not planned`` when it never got a plan.
     :param error: why the campaign stopped, or was not planned, when it did not go out in full.
     :param not_sent_reasons: messages not sent, by why (the last attempt of their batch).
+    :param replies: inbound replies attributed to the campaign.
     """
 
     campaign_id: str
@@ -242,6 +296,7 @@ class DeliveryReport:
     status: str | None = None
     error: str | None = None
     not_sent_reasons: dict[str, int] = field(default_factory=dict)
+    replies: int = 0
 
     @property
     def delivered_share(self) -> float:
@@ -282,6 +337,7 @@ class DeliveryReport:
             "pending_past_timeout": self.pending_past_timeout,
             "not_sent": self.not_sent,
             "not_sent_reasons": dict(self.not_sent_reasons),
+            "replies": self.replies,
             "error": self.error,
             "pending_timeout_seconds": (
                 None if self.pending_timeout is None else self.pending_timeout.total_seconds()
@@ -327,6 +383,7 @@ class DeliveryReport:
             )
         rows.append(("  not sent", self.not_sent, pct(self.not_sent, self.total)))
         rows += [(f"    {reason}", n, pct(n, self.total)) for reason, n in self.not_sent_reasons.items()]
+        rows.append(("replies received", self.replies, ""))
         status = f" ({self.status})" if self.status else ""
         table = render_table(
             f"Delivery report for campaign {self.campaign_id}{status}",

@@ -43,6 +43,7 @@ CSV_COLUMNS = (
     "batch_index",
     "sent_at",
     "receipt_at",
+    "replies",
 )
 _OUTCOME_WORDS = {
     "planned": "not sent",
@@ -56,6 +57,7 @@ _m = schema.messages.c
 _b = schema.batches.c
 _c = schema.campaigns.c
 _x = schema.excluded_recipients.c
+_rp = schema.replies.c
 
 
 class _HasEngine(Protocol):
@@ -128,6 +130,9 @@ def delivery_report(
             sa.select(_c.status, _c.error, _c.invalid, _c.duplicate).where(_c.campaign_id == campaign_id)
         ).one_or_none()
         reasons = _not_sent_reasons(conn, campaign_id)
+        replies = conn.execute(
+            sa.select(sa.func.count()).select_from(schema.replies).where(_rp.campaign_id == campaign_id)
+        ).scalar_one()
     total = sum(by_status.values())
     not_sent = by_status.get("planned", 0)
     return DeliveryReport(
@@ -146,6 +151,7 @@ def delivery_report(
         status="not planned" if campaign is None else campaign.status,
         error=None if campaign is None else campaign.error,
         not_sent_reasons=reasons,
+        replies=int(replies),
     )
 
 
@@ -243,27 +249,26 @@ def _every_row(campaign_id: str) -> sa.Select[Any]:
     no_int = sa.cast(sa.null(), sa.Integer)
     no_text = sa.cast(sa.null(), sa.String)
     no_time = sa.cast(sa.null(), schema.UTCDateTime)
+    replies = (
+        sa.select(_rp.user_number, sa.func.count().label("n"))
+        .where(_rp.campaign_id == campaign_id)
+        .group_by(_rp.user_number)
+        .subquery("replies_by_number")
+    )
     planned = (
         sa.select(
             _m.input_row.label("row"), _m.phone.label("value"), expressions.message_status,
             _m.result_code, _m.serial_number, _m.batch_index, _m.position,
             expressions.message_sent_at, _m.receipt_at, no_int.label("duplicate_of_row"),
+            sa.func.coalesce(replies.c.n, 0).label("replies"),
         )
-        .select_from(expressions.messages_with_batches)
+        .select_from(expressions.messages_with_batches.outerjoin(replies, replies.c.user_number == _m.phone))
         .where(_m.campaign_id == campaign_id)
     )  # fmt: skip
     excluded = sa.select(
-        _x.input_row,
-        _x.value,
-        _x.reason,
-        no_int,
-        no_text,
-        no_int,
-        no_int,
-        no_time,
-        no_time,
-        _x.duplicate_of_row,
-    ).where(_x.campaign_id == campaign_id)
+        _x.input_row, _x.value, _x.reason, no_int, no_text, no_int, no_int, no_time, no_time, _x.duplicate_of_row,
+        sa.cast(sa.literal(0), sa.Integer),
+    ).where(_x.campaign_id == campaign_id)  # fmt: skip
     every = sa.union_all(planned, excluded).subquery()
     # Not "NULLS LAST" (MySQL lacks it): rows without a number sort after the numbered ones.
     return sa.select(every).order_by(
@@ -282,6 +287,7 @@ def _csv_row(row: Any, meanings: Mapping[int, str] | None) -> tuple[Any, ...]:
         "" if row.batch_index is None else row.batch_index,
         _iso(row.sent_at),
         _iso(row.receipt_at),
+        row.replies,
     )
 
 

@@ -36,6 +36,8 @@ __all__ = [
     "messages",
     "metadata",
     "receipts",
+    "replies",
+    "reply_handled",
     "schema_version",
 ]
 
@@ -172,6 +174,9 @@ messages = sa.Table(
     # Covers Ledger.batch_numbers (numbers of one batch in planned order) without touching
     # the table or sorting: that read is on the send path, once per batch.
     sa.Index("ix_yxt_messages_campaign_batch", "campaign_id", "batch_index", "position", "phone"),
+    # Who messaged this number lately: a reply is attributed to the campaign that did. Not
+    # touched by receipts (they change status only), so it costs no HOT update.
+    sa.Index("ix_yxt_messages_phone", "phone"),
     # Half of each heap page left free lets PostgreSQL update a message in place (HOT, no new
     # index entries). A page of receipts updates whole heap pages of messages in one
     # transaction, so the space must hold many new row versions at once: measured on 100k
@@ -218,4 +223,36 @@ excluded_recipients = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     # For a row that repeats a number: the row where the number first appeared.
     sa.Column("duplicate_of_row", sa.Integer, nullable=True),
+)
+
+replies = sa.Table(
+    "yxt_replies",
+    metadata,
+    # The gateway's reply items carry no id: a reply is its content (number, time, text,
+    # access number) plus its occurrence among identical items of one page, hashed. Two
+    # identical replies in one page are two rows; a page delivered again adds nothing.
+    sa.Column("reply_key", sa.String(64), primary_key=True),
+    sa.Column("user_number", sa.String(PHONE_LENGTH), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("reply_time", UTCDateTime, nullable=False),
+    sa.Column("call_mdn", sa.String(32), nullable=False),
+    sa.Column("occurrence", sa.Integer, nullable=False),
+    # The campaign of this ledger that last messaged the number before the reply, within the
+    # attribution window; NULL when none did.
+    sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), nullable=True),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+    # The id the gateway gave the reply in its page, when it gives one (not part of the key).
+    sa.Column("gateway_id", sa.String(64), nullable=True),
+    sa.Index("ix_yxt_replies_campaign", "campaign_id"),
+    sa.Index("ix_yxt_replies_number_time", "user_number", "reply_time"),
+)
+
+reply_handled = sa.Table(
+    "yxt_reply_handled",
+    metadata,
+    # Which consumer has handled which reply: written in the consumer's own transaction
+    # (Ledger.take_replies), so a lost or repeated wake-up event neither skips nor repeats work.
+    sa.Column("consumer", sa.String(100), primary_key=True),
+    sa.Column("reply_key", sa.String(64), primary_key=True),
+    sa.Column("handled_at", UTCDateTime, nullable=False),
 )

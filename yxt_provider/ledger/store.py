@@ -2,9 +2,10 @@
 
 It holds no SQL of its own: the send side (campaigns, batches, messages) is
 :mod:`~yxt_provider.ledger.send_store`, the receipt side
-:mod:`~yxt_provider.ledger.receipt_store`, the reports
+:mod:`~yxt_provider.ledger.receipt_store`, the reply side
+:mod:`~yxt_provider.ledger.reply_store`, the reports
 :mod:`~yxt_provider.ledger.read_models`, and everything a backend does differently
-:mod:`~yxt_provider.ledger.dialects`. A new table (replies, opt-outs) adds its schema, a
+:mod:`~yxt_provider.ledger.dialects`. A new table (opt-outs next) adds its schema, a
 migration step, one store module, one read model, and the methods here that expose them.
 
 Every write is one short transaction, so a process killed at any instant leaves the ledger
@@ -14,13 +15,14 @@ at a state some earlier call committed. Nothing here logs a phone number.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from yxt_provider.ledger import read_models, receipt_store, send_store
+from yxt_provider.ledger import read_models, receipt_store, reply_store, send_store
 from yxt_provider.ledger.engine import create_ledger_engine
 from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
 from yxt_provider.ledger.migrations import ensure_schema
@@ -31,10 +33,12 @@ from yxt_provider.ledger.models import (
     ExcludedRecipient,
     PlannedBatch,
     ReceiptIngestCounts,
+    ReplyStoreCounts,
 )
+from yxt_provider.ledger.reply_store import DEFAULT_ATTRIBUTION_WINDOW, ReplyBatch
 
 if TYPE_CHECKING:
-    from yxt_provider.client.models import Receipt
+    from yxt_provider.client.models import Receipt, Reply
 
 __all__ = ["Ledger", "LedgerError", "UnknownBatchError", "UnknownCampaignError"]
 
@@ -194,6 +198,34 @@ class Ledger:
         :raises UnknownCampaignError: when the campaign is not in the ledger.
         """
         send_store.set_campaign_status(self.engine, campaign_id, status, error=error)
+
+    # ------------------------------------------------------------------ reply side
+
+    def store_replies(
+        self, replies: Sequence[Reply], *, attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW
+    ) -> ReplyStoreCounts:
+        """Store a page of inbound replies (one transaction), each new one linked to its campaign.
+
+        Idempotent: a page delivered again stores nothing twice; two identical replies in one
+        page are two replies. Store a page *before* confirming it to the gateway.
+
+        :param replies: the page's replies, as the gateway returned them.
+        :param attribution_window: how long after a campaign messaged a number a reply from it
+            still answers that campaign (default seven days).
+        """
+        return reply_store.store_replies(self.engine, replies, attribution_window=attribution_window)
+
+    def take_replies(self, consumer: str, *, limit: int = 500) -> AbstractContextManager[ReplyBatch]:
+        """Replies ``consumer`` has not handled yet, in a transaction that marks them handled.
+
+        ``with ledger.take_replies("appointments") as batch:`` — act on ``batch.replies``, write
+        your own results through ``batch.connection``; leaving the block commits both, an
+        exception rolls both back. See :func:`~yxt_provider.ledger.reply_store.take_replies`.
+
+        :param consumer: a stable name for what handles replies (e.g. the DAG id).
+        :param limit: replies at most per batch.
+        """
+        return reply_store.take_replies(self.engine, consumer, limit=limit)
 
     # ------------------------------------------------------------------ receipt side
 

@@ -10,8 +10,8 @@ re-creates them (:func:`replace_views`), so they always match the code that wrot
     ``delivered``, ``failed``) and send time. ``yxt_messages.status`` alone says ``planned``
     for sent messages, because sending updates only the batch row.
 ``yxt_campaign_summary``
-    One row per campaign: who sent it, when, its status and error, and its messages counted
-    by outcome.
+    One row per campaign: who sent it, when, its status and error, its messages counted by
+    outcome, and the replies attributed to it.
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ campaign_summary: sa.Select[Any] = (
         _count("failed").label("failed"),
         _count("sent").label("pending"),
         _count("planned").label("not_sent"),
+        sa.select(sa.func.count())
+        .where(schema.replies.c.campaign_id == _c.campaign_id)
+        .scalar_subquery()
+        .label("replies"),
     )
     .select_from(
         schema.campaigns.outerjoin(expressions.messages_with_batches, _m.campaign_id == _c.campaign_id)

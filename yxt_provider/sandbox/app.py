@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
 from yxt_provider.client.protocol import PATH_CONFIRM, PATH_QUERY, PATH_REPORT, PATH_SEND
-from yxt_provider.sandbox.protocol import drop_connection
+from yxt_provider.sandbox.protocol import cut_answer, drop_connection
 from yxt_provider.sandbox.state import SandboxState
 
 __all__ = ["CONTROL_PREFIX", "control_router", "create_app"]
@@ -131,6 +131,14 @@ def create_app(state: SandboxState) -> FastAPI:
             result = state.handle(endpoint, request.headers, client_ip, body)
             if action.kind == "accept_then_drop":
                 return await drop(request, endpoint)
+            if action.kind == "accept_then_500":
+                state.count_fault(endpoint, "accept_then_500")
+                return Response(b"Internal Server Error", status_code=500, media_type="text/plain")
+            if action.kind == "accept_then_cut":
+                state.count_fault(endpoint, "accept_then_cut")
+                if await cut_answer(request.scope, result.envelope(), _GATEWAY_JSON):
+                    return Response(status_code=204)  # never reaches the peer: the transport is closed
+                return Response(b"connection cut unsupported", status_code=500)
             return Response(result.envelope(), media_type=_GATEWAY_JSON)
 
         route.__name__ = f"gateway_{endpoint}"

@@ -29,7 +29,14 @@ DEFAULT_APP_KEY = "demo_app"
 DEFAULT_APP_SECRET = "s3cr3t"
 
 ENDPOINTS: tuple[str, ...] = ("send", "report", "query", "confirm")
-FAULT_KINDS: tuple[str, ...] = ("latency", "http_500", "drop", "accept_then_drop")
+FAULT_KINDS: tuple[str, ...] = (
+    "latency",
+    "http_500",
+    "drop",
+    "accept_then_drop",
+    "accept_then_500",
+    "accept_then_cut",
+)
 
 DEFAULT_TEMPLATES: dict[str, str] = {
     # Fits PROTOCOL.md's test-vector message ("您的验证码为 4578，有效期为30分钟。(测试)").
@@ -57,8 +64,11 @@ class Fault:
     :param endpoint: ``"send"``, ``"report"``, ``"query"``, ``"confirm"`` or ``"*"`` for all four.
     :param kind: ``"latency"`` (wait ``seconds`` before answering), ``"http_500"`` (answer
         HTTP 500 without processing), ``"drop"`` (close the connection without processing or
-        answering) or ``"accept_then_drop"`` (process the call exactly as a success would —
-        a send is accepted, receipts are handed out — then close without answering).
+        answering), ``"accept_then_drop"`` (process the call exactly as a success would —
+        a send is accepted, receipts are handed out, replies confirmed — then close without
+        answering), ``"accept_then_500"`` (process it, then answer HTTP 500: the call took
+        effect but the client sees a failure) or ``"accept_then_cut"`` (process it, send the
+        status line, the headers and half the body, then close: a reset mid-answer).
     :param skip: matching calls to let through before the fault starts.
     :param times: calls to hit after ``skip``; ``None`` hits every later call.
     :param probability: share of the eligible calls actually hit.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["TRANSPORT_SCOPE_KEY", "drop_connection", "sandbox_http_protocol"]
+__all__ = ["TRANSPORT_SCOPE_KEY", "cut_answer", "drop_connection", "sandbox_http_protocol"]
 
 TRANSPORT_SCOPE_KEY = "yxt.transport"
 
@@ -47,6 +47,22 @@ def sandbox_http_protocol() -> type[asyncio.Protocol]:
             this.app = with_transport
 
     return SandboxHttpProtocol
+
+
+async def cut_answer(scope: Any, body: bytes, content_type: str) -> bool:
+    """Send the start of a 200 answer (status, headers, half of ``body``), then close the connection.
+
+    The peer reads a ``Content-Length`` it never gets: an answer cut off mid-way. Returns
+    ``False`` when the server is not running the sandbox protocol.
+    """
+    transport = scope.get(TRANSPORT_SCOPE_KEY)
+    if transport is None:
+        return False
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    transport.write(head.encode("latin-1") + body[: len(body) // 2])
+    transport.close()  # a close, not an abort: the bytes written go out first
+    await asyncio.sleep(0)
+    return True
 
 
 async def drop_connection(scope: Any) -> bool:

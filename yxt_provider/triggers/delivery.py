@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from yxt_provider.client.errors import YxtError
+from yxt_provider.hooks.ledger import open_ledger
 from yxt_provider.receipts.conditions import (
     DeliveryOutcome,
     describe_condition,
@@ -21,19 +22,10 @@ from yxt_provider.receipts.ingest import IngestResult, adrain_receipts
 if TYPE_CHECKING:
     from yxt_provider.client import YxtClient
     from yxt_provider.hooks.yxt import YxtHook
-    from yxt_provider.ledger import Ledger
 
 __all__ = ["SmsDeliveryTrigger"]
 
 STATUS_ERROR = "error"
-
-
-def _open_ledger(ledger_conn_id: str | None) -> Ledger:
-    # Imported here: the hook module reads Airflow's configuration, which the trigger's
-    # serialisation on the worker side never needs.
-    from yxt_provider.hooks.ledger import YxtLedgerHook
-
-    return YxtLedgerHook(ledger_conn_id).ledger
 
 
 class SmsDeliveryTrigger(BaseTrigger):
@@ -119,7 +111,7 @@ class SmsDeliveryTrigger(BaseTrigger):
                 except Exception as exc:  # a missing or invalid connection: nothing to retry
                     yield self._event(STATUS_ERROR, f"cannot use YXT connection {self.yxt_conn_id!r}: {exc}")
                     return
-            ledger = await asyncio.to_thread(_open_ledger, self.ledger_conn_id)
+            ledger = await asyncio.to_thread(open_ledger, self.ledger_conn_id)
             ingested = IngestResult()
             polls = 0
             while True:
