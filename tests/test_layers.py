@@ -27,6 +27,7 @@ RULES: dict[str, tuple[frozenset[str], bool]] = {
     "campaign": (frozenset({"client", "ledger"}), False),
     "receipts": (frozenset({"client", "ledger"}), False),
     "replies": (frozenset({"client", "ledger"}), False),
+    "alerting": (frozenset({"client", "campaign"}), False),
     "sandbox": (frozenset({"client"}), False),
 }
 

@@ -189,8 +189,7 @@ def get_provider_info() -> dict[str, Any]:
         },
         # MessageQueueTrigger(scheme="yxt"), for apache-airflow-providers-common-messaging.
         "queues": ["yxt_provider.queues.yxt.YxtMessageQueueProvider"],
-        # Notifiers: add class paths, e.g. "yxt_provider.notifications.yxt.YxtNotifier".
-        "notifications": [],
+        "notifications": ["yxt_provider.notifications.sms.YxtSmsNotifier"],
         "connection-types": [
             {
                 "hook-class-name": HOOK_CLASS_NAME,

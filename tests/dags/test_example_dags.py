@@ -50,3 +50,58 @@ def test_replies_dag_runs_on_the_watched_asset(bag: object) -> None:
     (watcher,) = asset.watchers
     assert type(watcher.trigger).__name__ == "YxtRepliesTrigger"
     assert dag.max_active_runs == 1
+
+
+EXAMPLES = sorted(path.name for path in DAGS.glob("*.py"))
+PARSE_GUARD = """
+import socket, sqlite3, sys, time
+import airflow.sdk  # every DAG file pays this anyway
+def refuse(*args, **kwargs):
+    raise RuntimeError("network or database access at parse time")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+sqlite3.connect = refuse
+from airflow.dag_processing.dagbag import DagBag
+started = time.perf_counter()
+bag = DagBag(sys.argv[1])
+elapsed = time.perf_counter() - started
+assert not bag.import_errors, bag.import_errors
+assert bag.dag_ids, "no DAG in the file"
+print(f"{elapsed:.3f}")
+"""
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_each_example_parses_fast_without_network_or_database(name: str) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", PARSE_GUARD, str(DAGS / name)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seconds = float(out.stdout.strip().splitlines()[-1])
+    assert seconds < 1.0, f"{name} took {seconds:.2f} s to parse"
+
+
+def test_every_example_starts_with_a_header_saying_what_it_shows() -> None:
+    import ast
+
+    for name in EXAMPLES:
+        doc = ast.get_docstring(ast.parse((DAGS / name).read_text(encoding="utf-8")))
+        assert doc and doc.startswith("Example:"), name
+
+
+def test_the_parse_guard_catches_a_dag_that_connects(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad_dag.py"
+    bad.write_text("import sqlite3\nsqlite3.connect('x.db')\nfrom airflow.sdk import DAG\nDAG('bad')\n")
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_GUARD, str(bad)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0 and "network or database access at parse time" in result.stderr

@@ -63,7 +63,14 @@ class RealAirflow:
         "triggerer": ["triggerer", "--skip-serve-logs"],
     }
 
-    def __init__(self, home: Path, log_dir: Path, yxt_connection: str, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        home: Path,
+        log_dir: Path,
+        yxt_connection: str,
+        deadline: Deadline,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.home = home
         self.log_dir = log_dir
         self.deadline = deadline
@@ -90,6 +97,7 @@ class RealAirflow:
                 "AIRFLOW__API_AUTH__JWT_SECRET": "yxt-e2e-" + "0123456789abcdef" * 4,
                 "AIRFLOW_CONN_YXT_DEFAULT": yxt_connection,
                 "PYTHONUNBUFFERED": "1",
+                **(extra_env or {}),
             }
         )
         self.env = env
@@ -200,7 +208,11 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
 
 @contextlib.contextmanager
 def running_airflow(
-    root: Path, dags: Mapping[str, str], connection: str, timeout: float
+    root: Path,
+    dags: Mapping[str, str],
+    connection: str,
+    timeout: float,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[RealAirflow]:
     """A fresh ``AIRFLOW_HOME`` under ``root`` holding ``dags`` (file name → source), its components started.
 
@@ -210,12 +222,13 @@ def running_airflow(
     :param dags: the DAG files.
     :param connection: the ``yxt_default`` connection, as JSON.
     :param timeout: seconds every wait of the test may take in all.
+    :param extra_env: more environment for every component (connections, settings).
     """
     home = root / "airflow_home"
     (home / "dags").mkdir(parents=True)
     for name, source in dags.items():
         (home / "dags" / name).write_text(source)
-    components = RealAirflow(home, root, connection, Deadline(timeout))
+    components = RealAirflow(home, root, connection, Deadline(timeout), extra_env)
     try:
         components.migrate()
         components.start()

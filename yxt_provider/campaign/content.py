@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any
 
-from jinja2 import Environment, meta
+from jinja2 import Environment, UndefinedError, meta
 
-from yxt_provider.campaign.planning import CampaignPlan, plan_campaign
+from yxt_provider.campaign.planning import CampaignPlan, ContentError, plan_campaign
 from yxt_provider.campaign.recipients import CleanRecipients, Recipient
 
 __all__ = ["MessageContent", "render_with"]
@@ -67,27 +67,35 @@ class MessageContent:
         :param batch_size: numbers per request, at most 1000.
         :param ledger_key: the ledger's identity, mixed into every serial.
         :returns: the plan, and the one text when the campaign is uniform (``None`` otherwise).
-        :raises ContentError: when a text cannot be sent.
+        :raises ContentError: when a text cannot be sent, or uses a value a recipient lacks.
         """
+        if not clean.valid:  # nobody to write to: nothing to render (a template may need their values)
+            return CampaignPlan(), None
         template = self.environment.from_string(self.source)
         variable_names = {"recipient"}.union(
             *(variables.keys() for variables in islice(clean.valid.values(), _VARIABLE_SAMPLE))
         )
         rows = clean.valid_rows()
-        if self._names & variable_names and clean.personalised:
-            render = render_with(template, self.context)
-            plan = plan_campaign(
-                campaign_id,
-                clean.valid,
-                template_id,
-                render,
-                None,
-                batch_size,
-                rows=rows,
-                ledger_key=ledger_key,
-            )
-            return plan, None
-        uniform = template.render(self.context)
+        try:
+            if self._names & variable_names and clean.personalised:
+                render = render_with(template, self.context)
+                plan = plan_campaign(
+                    campaign_id,
+                    clean.valid,
+                    template_id,
+                    render,
+                    None,
+                    batch_size,
+                    rows=rows,
+                    ledger_key=ledger_key,
+                )
+                return plan, None
+            uniform = template.render(self.context)
+        except UndefinedError as exc:
+            raise ContentError(
+                f"the message template uses a value a recipient does not have ({exc.message}); "
+                "add the column to the recipient source or give the template a default (| default(...))"
+            ) from None
         plan = plan_campaign(
             campaign_id, clean.valid, template_id, None, uniform, batch_size, rows=rows, ledger_key=ledger_key
         )

@@ -45,6 +45,8 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "1000000000001": "{content}",
     "1000000000002": "【{sign}】{name}您好，您预约的{service}将于{time}开始，请准时到达。",
     "1000000000003": "【{sign}】{name}您好，您本期应还{amount}元，请于{date}前还款。回复TD退订",
+    # Alerts: YxtSmsNotifier's default text starts with this signature.
+    "1000000000004": "【Airflow】{alert}",
 }
 
 

@@ -1,0 +1,1 @@
+"""Notifiers: SMS alerts for task, DAG and deadline events (``YxtSmsNotifier``)."""
