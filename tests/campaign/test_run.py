@@ -125,9 +125,13 @@ def test_empty_audience_rejected_unless_allowed(gateway: SandboxServer, ledger: 
         with pytest.raises(CampaignRejected, match=r"has no valid recipient \(1 invalid, 0 duplicate\)"):
             make_run(ledger, rows).send(client, QUIET)
         summary = make_run(ledger, rows, allow_empty=True).send(client, QUIET)
-    assert (summary.planned, summary.invalid, summary.sent) == (0, 1, 0)
+    assert (summary.planned, summary.invalid, summary.sent, summary.status) == (0, 1, 0, "empty")
     assert gateway.accepted() == []
-    assert ledger.get_campaign(TASK.campaign_id()) is None
+    # Recorded with nothing to send, so the report can still say why each row was not sent.
+    campaign = ledger.get_campaign(TASK.campaign_id())
+    assert campaign is not None and (campaign.planned, campaign.invalid, campaign.status) == (0, 1, "sent")
+    report = ledger.delivery_report(TASK.campaign_id())
+    assert (report.input_rows, report.invalid, report.total, report.not_sent_reasons) == (1, 1, 0, {})
 
 
 def test_unreadable_source_and_unsendable_text_are_rejected(ledger: Ledger) -> None:

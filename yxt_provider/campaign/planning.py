@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "content_hash",
     "plan_campaign",
     "plan_fingerprint",
+    "without_numbers",
 ]
 
 # Long messages are capped by carriers at a few hundred characters; 500 is the common ceiling.
@@ -118,13 +119,29 @@ def plan_campaign(
             if row_iter is not None:
                 row_groups[text].append(next(row_iter))
 
+    return _cut_batches(
+        campaign_id, groups, row_groups if rows is not None else None, template_id, batch_size, ledger_key
+    )
+
+
+def _cut_batches(
+    campaign_id: str,
+    groups: Mapping[str, Sequence[str]],
+    row_groups: Mapping[str, array[int]] | None,
+    template_id: str,
+    batch_size: int,
+    ledger_key: str,
+) -> CampaignPlan:
+    """Cut each text's numbers into batches of at most ``batch_size``, serials by batch index."""
     plan = CampaignPlan()
     for text, numbers in groups.items():
+        if not numbers:
+            continue
         digest = content_hash(text)
         per_recipient = segments_for(text)
-        text_rows = row_groups.get(text) if rows is not None else None
+        text_rows = row_groups.get(text) if row_groups is not None else None
         for start in range(0, len(numbers), batch_size):
-            chunk = numbers[start : start + batch_size]
+            chunk = list(numbers[start : start + batch_size])
             index = len(plan.batches)
             plan.batches.append(
                 PlannedBatch(
@@ -141,6 +158,31 @@ def plan_campaign(
             plan.recipients += len(chunk)
             plan.segments += per_recipient * len(chunk)
     return plan
+
+
+def without_numbers(
+    plan: CampaignPlan, numbers: Container[str], *, batch_size: int, ledger_key: str = ""
+) -> CampaignPlan:
+    """The plan minus ``numbers`` (set aside after planning), its batches cut again.
+
+    Nothing of it is recorded yet, so batch indexes and serials are simply re-assigned.
+
+    :param plan: a plan made by :func:`plan_campaign`.
+    :param numbers: numbers to leave out.
+    :param batch_size: numbers per request, as for the plan.
+    :param ledger_key: the ledger's identity, as for the plan.
+    """
+    if not plan.batches:
+        return plan
+    groups: dict[str, list[str]] = {}
+    row_groups: dict[str, array[int]] | None = None if plan.batches[0].rows is None else {}
+    for batch in plan.batches:
+        kept = [i for i, number in enumerate(batch.numbers) if number not in numbers]
+        groups.setdefault(batch.content, []).extend(batch.numbers[i] for i in kept)
+        if row_groups is not None and batch.rows is not None:
+            row_groups.setdefault(batch.content, array("i")).extend(batch.rows[i] for i in kept)
+    first = plan.batches[0]
+    return _cut_batches(first.campaign_id, groups, row_groups, first.template_id, batch_size, ledger_key)
 
 
 def plan_fingerprint(template_id: str, plan: CampaignPlan) -> str:

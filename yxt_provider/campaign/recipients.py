@@ -8,8 +8,9 @@ Invalid numbers are set aside (counted, shown masked); duplicates are dropped (f
 from __future__ import annotations
 
 import csv
+import heapq
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -70,6 +71,8 @@ class CleanRecipients:
         hash table, not a million tuples plus a set to find repeats.
     :param invalid: how many entries were not mainland mobile numbers.
     :param duplicate: how many entries repeated a number already seen.
+    :param opted_out: how many valid numbers were set aside as on the opt-out list.
+    :param capped: how many valid numbers were set aside as over the frequency cap.
     :param invalid_samples: a few invalid entries, masked, for the log.
     :param excluded: every row set aside, in row order (the valid rows are all the others).
     """
@@ -77,6 +80,8 @@ class CleanRecipients:
     valid: dict[str, Mapping[str, Any]]
     invalid: int = 0
     duplicate: int = 0
+    opted_out: int = 0
+    capped: int = 0
     invalid_samples: list[str] = field(default_factory=list)
     excluded: list[ExcludedRecipient] = field(default_factory=list)
 
@@ -95,6 +100,28 @@ class CleanRecipients:
                 row += 1
                 next_skip = next(skipped, None)
             yield row
+
+    def set_aside(self, numbers: Collection[str], reason: str) -> int:
+        """Move valid numbers out of the plan, each with its row and ``reason``; returns how many.
+
+        :param numbers: normalised numbers among :attr:`valid` (others are ignored).
+        :param reason: ``opted_out`` or ``capped`` (the counter of that name grows).
+        """
+        if reason not in ("opted_out", "capped"):
+            raise ValueError(f"cannot set numbers aside as {reason!r}; use 'opted_out' or 'capped'")
+        if not numbers:
+            return 0
+        moved = [
+            ExcludedRecipient(row, reason, number)
+            for number, row in zip(self.valid, self.valid_rows(), strict=True)
+            if number in numbers
+        ]
+        for excluded in moved:
+            del self.valid[excluded.value]
+        # valid_rows() needs the excluded rows in row order; both lists already are.
+        self.excluded = list(heapq.merge(self.excluded, moved, key=lambda excluded: excluded.row))
+        setattr(self, reason, getattr(self, reason) + len(moved))
+        return len(moved)
 
     def recipients(self) -> Iterator[Recipient]:
         """The valid recipients, in first-seen order."""

@@ -15,7 +15,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
 
+import pendulum
+
+from yxt_provider.campaign.compliance import CompliancePolicy
 from yxt_provider.campaign.content import MessageContent
 from yxt_provider.campaign.errors import (
     CampaignIncompleteError,
@@ -24,10 +29,11 @@ from yxt_provider.campaign.errors import (
     GatewayUnreachableError,
 )
 from yxt_provider.campaign.identity import TaskIdentity
-from yxt_provider.campaign.planning import CampaignPlan, ContentError, plan_fingerprint
+from yxt_provider.campaign.planning import CampaignPlan, ContentError, plan_fingerprint, without_numbers
 from yxt_provider.campaign.recipients import CleanRecipients, Recipient, clean_recipients
 from yxt_provider.campaign.sender import CampaignSender, SendSettings
 from yxt_provider.campaign.summary import CampaignSummary
+from yxt_provider.campaign.window import SendWindow
 from yxt_provider.client.client import YxtClient
 from yxt_provider.client.numbers import mask_numbers_in_text
 from yxt_provider.ledger.models import CampaignRecord
@@ -64,6 +70,11 @@ class CampaignRun:
     :param recipients: reads the audience; called once per try that needs it.
     :param batch_size: numbers per request, at most 1000.
     :param allow_empty: an audience with no valid number succeeds with nothing sent (else rejected).
+    :param policy: opt-outs, frequency cap and marketing checks, applied when the plan is written
+        (default: opt-outs respected, no cap, not marketing).
+    :param window: when the campaign may send; outside it a try sends nothing and says when
+        to come back (status ``waiting``), and one that reaches its end stops between batches
+        (status ``paused``).
     """
 
     def __init__(
@@ -77,6 +88,8 @@ class CampaignRun:
         recipients: Callable[[], Iterable[Recipient]],
         batch_size: int,
         allow_empty: bool = False,
+        policy: CompliancePolicy | None = None,
+        window: SendWindow | None = None,
     ) -> None:
         self.ledger = ledger
         self.task = task
@@ -86,6 +99,8 @@ class CampaignRun:
         self.read_recipients = recipients
         self.batch_size = batch_size
         self.allow_empty = allow_empty
+        self.policy = policy or CompliancePolicy()
+        self.window = window
         self._started = time.monotonic()
         self._sender: CampaignSender | None = None
 
@@ -109,6 +124,11 @@ class CampaignRun:
 
     def send(self, client: YxtClient, settings: SendSettings) -> CampaignSummary:
         """Plan (first try) or resume (later tries), then send every batch not yet accepted.
+
+        Outside the send window nothing is planned or sent: the audience is read and checked,
+        and the summary's ``status`` is ``waiting`` with ``resume_at``, the window's next
+        opening. A pass that reaches the window's end ends ``paused``, also with ``resume_at``;
+        the caller comes back then (``SendSmsOperator`` defers) and this method resumes.
 
         Every error raised carries the try's summary (``exc.summary``: counts, ``status``,
         ``error``), so the caller can hand on what happened even when the try fails.
@@ -145,18 +165,22 @@ class CampaignRun:
             raise
 
     def _send(self, client: YxtClient, settings: SendSettings) -> CampaignSummary:
+        now = _utcnow()
+        recorded = self.ledger.get_campaign(self.campaign_id)
+        if self.window is not None and not self.window.is_open(now):
+            return self._wait_for_window(recorded, now)
         # Numbers of a plan this very try records: the send then need not read them back.
         planned_numbers: dict[int, Sequence[str]] | None = None
-        recorded = self.ledger.get_campaign(self.campaign_id)
         if recorded is None:
             clean, plan, fingerprint = self._prepare()
-            if not plan.batches:
+            if not plan.batches and not clean.excluded:
                 log.info(
                     "Campaign %s has no valid recipient; nothing to send (allow_empty=True)", self.campaign_id
                 )
                 return CampaignSummary.of_plan(
                     self.campaign_id, plan, clean, elapsed=self._elapsed(), dry_run=False
                 )
+            # Recorded even when nothing is left to send: every row set aside keeps its reason.
             if self.ledger.create_plan(self._record(clean, plan, fingerprint), plan.batches, clean.excluded):
                 log.info(
                     "Campaign %s planned: %d recipients in %d batches (about %d billable messages)",
@@ -173,11 +197,61 @@ class CampaignRun:
             self.task.check_planned_by(recorded)
             self._warn_if_source_changed(recorded)
 
+        self._sender = CampaignSender(
+            self.ledger,
+            client,
+            settings,
+            respect_opt_out=self.policy.respect_opt_out,
+            stop_at=self.window.closes_at(now) if self.window is not None else None,
+        )
+        outcome = self._sender.send(self.campaign_id, planned_numbers)
         campaign = self.ledger.get_campaign(self.campaign_id)
         assert campaign is not None, "the plan was just recorded"
-        self._sender = CampaignSender(self.ledger, client, settings)
-        outcome = self._sender.send(self.campaign_id, planned_numbers)
-        return CampaignSummary.of_send(campaign, outcome, elapsed=self._elapsed())
+        if outcome.paused:
+            assert self.window is not None, "only a window pauses a campaign"
+            resume_at = self.window.next_opening(_utcnow())
+            return CampaignSummary.of_send(
+                campaign, outcome, elapsed=self._elapsed(), status="paused", resume_at=resume_at.isoformat()
+            )
+        return CampaignSummary.of_send(
+            campaign, outcome, elapsed=self._elapsed(), status="sent" if campaign.planned else "empty"
+        )
+
+    def _wait_for_window(self, recorded: CampaignRecord | None, now: datetime) -> CampaignSummary:
+        """The summary of a try outside the send window: nothing sent, come back at its opening."""
+        assert self.window is not None
+        opens = self.window.next_opening(now)
+        where = pendulum.instance(opens).in_timezone(self.window.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        if recorded is None:
+            # Checked now, planned at the opening: a mistake in the audience or the text shows
+            # at once, and the plan (opt-outs, caps) is as fresh as the moment it goes out.
+            clean, plan, _ = self._prepare()
+            log.info(
+                "Campaign %s is outside its send window (%s): %d recipients checked, nothing planned "
+                "or sent; waiting until %s",
+                self.campaign_id, self.window.describe(), plan.recipients, where,
+            )  # fmt: skip
+            summary = CampaignSummary.of_plan(
+                self.campaign_id, plan, clean, elapsed=self._elapsed(), dry_run=False
+            )
+            return replace(summary, status="waiting", resume_at=opens.isoformat())
+        log.info(
+            "Campaign %s is outside its send window (%s); %d of its recipients wait until %s",
+            self.campaign_id, self.window.describe(), recorded.planned, where,
+        )  # fmt: skip
+        return CampaignSummary(
+            campaign_id=self.campaign_id,
+            planned=recorded.planned,
+            invalid=recorded.invalid,
+            duplicate=recorded.duplicate,
+            opted_out=recorded.opted_out,
+            capped=recorded.capped,
+            batches=recorded.batches,
+            segments=recorded.segments,
+            elapsed_seconds=round(self._elapsed(), 3),
+            status="waiting",
+            resume_at=opens.isoformat(),
+        )
 
     def stop(self) -> None:
         """Start no further batch; requests in flight finish and are recorded (for ``on_kill``)."""
@@ -186,7 +260,12 @@ class CampaignRun:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _prepare(self) -> tuple[CleanRecipients, CampaignPlan, str]:
+    def _prepare(self, *, apply_policy: bool = True) -> tuple[CleanRecipients, CampaignPlan, str]:
+        """Read, clean and plan the audience; the fingerprint is of the plan before compliance.
+
+        :param apply_policy: set aside opted-out and capped numbers (a retry comparing the
+            source with the recorded plan does not: those depend on the time, not the source).
+        """
         try:
             clean = clean_recipients(self.read_recipients())
         except (ValueError, TypeError, OSError) as exc:
@@ -211,13 +290,26 @@ class CampaignRun:
             )
         except ContentError as exc:
             raise CampaignRejected(f"campaign {self.campaign_id}: {exc}") from exc
+        self.policy.check_texts(dict.fromkeys(batch.content for batch in plan.batches))
+        fingerprint = plan_fingerprint(self.template_id, plan)
+        if apply_policy:
+            aside = self.policy.set_aside(self.ledger, clean, _utcnow())
+            if aside:
+                plan = without_numbers(
+                    plan, aside, batch_size=self.batch_size, ledger_key=self.ledger.identity
+                )
+                log.info(
+                    "Campaign %s skips %d opted-out numbers and %d over the frequency cap%s",
+                    self.campaign_id, clean.opted_out, clean.capped,
+                    f" ({self.policy.frequency_cap.describe()})" if self.policy.frequency_cap else "",
+                )  # fmt: skip
         if uniform is not None and plan.batches:
             log.info(
                 "Campaign %s sends one text to every recipient: %s",
                 self.campaign_id,
                 mask_numbers_in_text(uniform),
             )
-        return clean, plan, plan_fingerprint(self.template_id, plan)
+        return clean, plan, fingerprint
 
     def _record(self, clean: CleanRecipients, plan: CampaignPlan, fingerprint: str) -> CampaignRecord:
         return CampaignRecord(
@@ -230,6 +322,8 @@ class CampaignRun:
             planned=plan.recipients,
             invalid=clean.invalid,
             duplicate=clean.duplicate,
+            opted_out=clean.opted_out,
+            capped=clean.capped,
             batches=len(plan.batches),
             segments=plan.segments,
             source_fingerprint=fingerprint,
@@ -241,7 +335,7 @@ class CampaignRun:
             campaign.campaign_id, campaign.planned, campaign.batches,
         )  # fmt: skip
         try:
-            _, plan, fingerprint = self._prepare()
+            _, plan, fingerprint = self._prepare(apply_policy=False)
         except Exception as exc:
             log.warning("Could not re-read the recipient source (%s); sending the recorded plan", exc)
             return
@@ -255,3 +349,7 @@ class CampaignRun:
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._started
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -13,7 +13,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 
 from yxt_provider.campaign.circuit import GatewayCircuit
 from yxt_provider.campaign.errors import (
@@ -112,6 +113,11 @@ class SendOutcome:
         after an attempt whose answer was lost): sent by an earlier attempt, not this one.
     :param duplicate_recipients: recipients in those batches.
     :param throttled: code 11 answers ridden out.
+    :param opted_out_recipients: numbers taken out of batches before their first attempt,
+        because they opted out after the plan was written.
+    :param failed_batches: batches this pass could not send.
+    :param paused: the send window closed before every batch was sent; the rest waits for
+        its next opening.
     """
 
     batches: int = 0
@@ -123,7 +129,9 @@ class SendOutcome:
     duplicate_batches: int = 0
     duplicate_recipients: int = 0
     throttled: int = 0
+    opted_out_recipients: int = 0
     failed_batches: list[int] = field(default_factory=list)
+    paused: bool = False
 
     @property
     def accepted_recipients(self) -> int:
@@ -133,7 +141,7 @@ class SendOutcome:
     @property
     def unsent_recipients(self) -> int:
         """Recipients whose batch is not sent yet."""
-        return self.recipients - self.accepted_recipients
+        return self.recipients - self.accepted_recipients - self.opted_out_recipients
 
 
 class CampaignSender:
@@ -143,6 +151,10 @@ class CampaignSender:
     :param client: the gateway client (its pool should hold ``max_in_flight`` connections).
     :param settings: concurrency, pacing and logging.
     :param limiter: a shared rate limiter (one per connection), created from ``settings`` if omitted.
+    :param respect_opt_out: before a batch's first attempt, drop its numbers that opted out
+        since the plan was written.
+    :param stop_at: start no batch at or after this moment (aware): the send window's end.
+        The pass then ends ``paused`` and a later pass sends the rest.
     :param clock: monotonic clock, replaceable in tests.
     """
 
@@ -153,12 +165,16 @@ class CampaignSender:
         settings: SendSettings | None = None,
         *,
         limiter: AdaptiveRateLimiter | None = None,
+        respect_opt_out: bool = False,
+        stop_at: datetime | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ledger = ledger
         self.client = client
         self.settings = settings or SendSettings()
         self.limiter = limiter or AdaptiveRateLimiter(self.settings.max_requests_per_second)
+        self.respect_opt_out = respect_opt_out
+        self.stop_at = stop_at
         self._clock = clock
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -177,7 +193,8 @@ class CampaignSender:
         :raises CampaignIncompleteError: when transient failures left batches unsent.
         :raises GatewayUnreachableError: when the gateway gave no answer several times in a row.
         """
-        batches = self.ledger.iter_batches(campaign_id)
+        # Batches emptied by opt-outs are no longer part of the campaign's sending.
+        batches = [b for b in self.ledger.iter_batches(campaign_id) if b.state != "skipped"]
         outcome = SendOutcome(batches=len(batches), recipients=sum(b.size for b in batches))
         pending = [b for b in batches if b.state != "sent"]
         outcome.skipped_batches = len(batches) - len(pending)
@@ -208,6 +225,9 @@ class CampaignSender:
                     and not self._circuit.is_open
                     and len(in_flight) < self.settings.max_in_flight * 2
                 ):
+                    if self._window_closed():
+                        outcome.paused = True
+                        break
                     batch = held.popleft() if held else next(queue, None)
                     if batch is None:
                         break
@@ -223,6 +243,9 @@ class CampaignSender:
                         continue
                     if isinstance(error, _Held):
                         held.append(batch)
+                        continue
+                    if isinstance(error, _Paused):
+                        outcome.paused = True
                         continue
                     self._record_error(batch, error)
                     outcome.failed_batches.append(batch.batch_index)
@@ -250,6 +273,13 @@ class CampaignSender:
             # Still "sending": a retry resumes. The error says why this try ended, for reports.
             self.ledger.set_campaign_status(campaign_id, "sending", error=message)
             raise GatewayUnreachableError(message, outcome, unreachable)
+        if outcome.paused and outcome.unsent_recipients:
+            # Still "sending": the next pass, at the window's next opening, sends the rest.
+            log.info(
+                "Campaign %s paused: the send window closed with %d recipients not sent yet",
+                campaign_id, outcome.unsent_recipients,
+            )  # fmt: skip
+        outcome.paused = outcome.paused and outcome.unsent_recipients > 0
         if outcome.failed_batches:
             message = (
                 f"Campaign {campaign_id}: {len(outcome.failed_batches)} batches "
@@ -258,16 +288,23 @@ class CampaignSender:
             )
             self.ledger.set_campaign_status(campaign_id, "sending", error=message)
             raise CampaignIncompleteError(message, outcome)
-        self.ledger.set_campaign_status(campaign_id, "sent")
+        if not outcome.paused:
+            self.ledger.set_campaign_status(campaign_id, "sent")
         return outcome
 
     def stop(self) -> None:
         """Start no further batch (requests already in flight finish); for ``on_kill``."""
         self._stop.set()
 
+    def _window_closed(self) -> bool:
+        return self.stop_at is not None and datetime.now(timezone.utc) >= self.stop_at
+
     def _send_batch(self, batch: BatchRecord, outcome: SendOutcome, numbers: Sequence[str] | None) -> bool:
         if self._stop.is_set():
             raise _Cancelled()
+        if self._window_closed():
+            # Queued before the window closed, not started: it waits for the next opening.
+            raise _Paused()
         if self._circuit.is_open and not self._circuit.is_probe(batch.batch_index):
             raise _Held()
         try:
@@ -286,7 +323,20 @@ class CampaignSender:
         # Read in the same transaction that marks this attempt, not from the snapshot taken
         # when the pass began: another process (a zombie try, a concurrent run of the same
         # campaign) may have attempted or sent the batch since.
-        before = self.ledger.mark_attempted(batch.campaign_id, batch.batch_index)
+        start = self.ledger.mark_attempted(
+            batch.campaign_id, batch.batch_index, drop_opted_out=self.respect_opt_out
+        )
+        before = start.before
+        if start.dropped:
+            with self._lock:
+                outcome.opted_out_recipients += start.dropped
+            if start.skipped:
+                with self._lock:
+                    outcome.batches -= 1
+                return True
+            batch = replace(batch, size=batch.size - start.dropped)
+            numbers = self.ledger.batch_numbers(batch.campaign_id, batch.batch_index)
+            body = build_send_body(numbers, batch.content, batch.template_id, batch.serial_number)
         if before.state == "sent":
             with self._lock:
                 outcome.skipped_batches += 1
@@ -380,6 +430,10 @@ class CampaignSender:
 
 class _Cancelled(Exception):
     """A queued batch that was not started because the campaign stopped."""
+
+
+class _Paused(_Cancelled):
+    """A queued batch that was not started because the send window closed."""
 
 
 class _Held(Exception):

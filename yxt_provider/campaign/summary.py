@@ -23,6 +23,9 @@ class CampaignSummary:
     :param sent: recipients this try sent.
     :param invalid: recipients set aside as not mobile numbers.
     :param duplicate: recipients dropped as repeats.
+    :param opted_out: recipients skipped as on the opt-out list (at planning, or before their
+        batch's first attempt).
+    :param capped: recipients skipped as over the frequency cap.
     :param skipped: recipients accepted before this try (sent batches, and re-sends the gateway knew).
     :param failed: recipients whose batch is not sent yet.
     :param batches: send requests in the plan.
@@ -31,8 +34,11 @@ class CampaignSummary:
     :param status: how the try ended: ``sent`` (every recipient accepted), ``dry_run``,
         ``empty`` (no valid recipient, allowed), ``rejected`` (nothing planned or sent: bad
         input), ``stopped`` (an error no retry fixes), ``incomplete`` (transient failures; a
-        retry resumes) or ``unreachable`` (the gateway did not answer; a retry resumes).
+        retry resumes), ``unreachable`` (the gateway did not answer; a retry resumes),
+        ``waiting`` (outside the send window; nothing sent yet) or ``paused`` (the window
+        closed mid-campaign).
     :param error: why, when the try did not send everyone.
+    :param resume_at: for ``waiting`` and ``paused``: when the window opens next (ISO 8601).
     """
 
     campaign_id: str
@@ -41,6 +47,8 @@ class CampaignSummary:
     sent: int = 0
     invalid: int = 0
     duplicate: int = 0
+    opted_out: int = 0
+    capped: int = 0
     skipped: int = 0
     failed: int = 0
     batches: int = 0
@@ -48,6 +56,7 @@ class CampaignSummary:
     elapsed_seconds: float = 0.0
     status: str = "sent"
     error: str | None = None
+    resume_at: str | None = None
 
     @classmethod
     def of_plan(
@@ -67,6 +76,8 @@ class CampaignSummary:
             planned=plan.recipients,
             invalid=clean.invalid,
             duplicate=clean.duplicate,
+            opted_out=clean.opted_out,
+            capped=clean.capped,
             batches=len(plan.batches),
             segments=plan.segments,
             elapsed_seconds=round(elapsed, 3),
@@ -82,6 +93,7 @@ class CampaignSummary:
         elapsed: float,
         status: str = "sent",
         error: str | None = None,
+        resume_at: str | None = None,
     ) -> CampaignSummary:
         """The summary of a send pass over a recorded campaign.
 
@@ -90,6 +102,7 @@ class CampaignSummary:
         :param elapsed: seconds the try took.
         :param status: how the pass ended (see the class).
         :param error: why, when it did not send everyone.
+        :param resume_at: when a ``paused`` campaign goes on.
         """
         return cls(
             campaign_id=campaign.campaign_id,
@@ -97,6 +110,8 @@ class CampaignSummary:
             sent=outcome.sent_recipients,
             invalid=campaign.invalid,
             duplicate=campaign.duplicate,
+            opted_out=campaign.opted_out,
+            capped=campaign.capped,
             # Accepted before this try: batches it skipped, and re-sends the gateway knew (15).
             skipped=outcome.skipped_recipients + outcome.duplicate_recipients,
             failed=outcome.unsent_recipients,
@@ -105,6 +120,7 @@ class CampaignSummary:
             elapsed_seconds=round(elapsed, 3),
             status=status,
             error=error,
+            resume_at=resume_at,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
     from yxt_provider.ledger.migrations import LATEST_VERSION, LedgerSchemaError, ensure_schema
     from yxt_provider.ledger.models import (
+        AttemptStart,
         BatchRecord,
         CampaignRecord,
         DeliveryReport,
@@ -32,13 +33,16 @@ if TYPE_CHECKING:
         StoredReply,
         describe_result,
     )
+    from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS, is_opt_out
     from yxt_provider.ledger.read_models import export_campaign_csv
     from yxt_provider.ledger.reply_store import ReplyBatch
     from yxt_provider.ledger.report import pending_timeout_of, result_meanings
     from yxt_provider.ledger.store import Ledger
 
 __all__ = [
+    "DEFAULT_OPT_OUT_KEYWORDS",
     "LATEST_VERSION",
+    "AttemptStart",
     "BatchRecord",
     "CampaignRecord",
     "DeliveryReport",
@@ -56,6 +60,7 @@ __all__ = [
     "describe_result",
     "ensure_schema",
     "export_campaign_csv",
+    "is_opt_out",
     "pending_timeout_of",
     "result_meanings",
 ]
@@ -70,6 +75,7 @@ __getattr__, __dir__ = lazy_exports(
         "LATEST_VERSION": "migrations",
         "LedgerSchemaError": "migrations",
         "ensure_schema": "migrations",
+        "AttemptStart": "models",
         "BatchRecord": "models",
         "CampaignRecord": "models",
         "DeliveryReport": "models",
@@ -77,6 +83,8 @@ __getattr__, __dir__ = lazy_exports(
         "ReceiptIngestCounts": "models",
         "ReplyStoreCounts": "models",
         "StoredReply": "models",
+        "DEFAULT_OPT_OUT_KEYWORDS": "opt_out_store",
+        "is_opt_out": "opt_out_store",
         "ReplyBatch": "reply_store",
         "describe_result": "models",
         "export_campaign_csv": "read_models",

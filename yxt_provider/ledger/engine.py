@@ -39,7 +39,14 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from yxt_provider.client.numbers import mask_numbers_in_text
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "create_ledger_engine", "retry_transient", "write_transaction"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
+    "Bind",
+    "create_ledger_engine",
+    "reading",
+    "retry_transient",
+    "write_transaction",
+]
 
 log = logging.getLogger(__name__)
 
@@ -200,3 +207,20 @@ def _transient_code(error: BaseException | None) -> str | int | None:
     # MySQL drivers put the error number first: OperationalError(1213, "Deadlock found ...").
     number = error.args[0] if error is not None and error.args else None
     return number if isinstance(number, int) and number in _RETRYABLE_MYSQL_ERRORS else None
+
+
+Bind = Engine | Connection
+"""What a read can run on: the ledger's engine (a connection of its own) or the caller's connection."""
+
+
+@contextlib.contextmanager
+def reading(bind: Bind) -> Iterator[Connection]:
+    """A connection to read from: a new one from an engine (closed after), or the caller's own.
+
+    :param bind: the ledger's engine, or a connection inside the caller's transaction.
+    """
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn

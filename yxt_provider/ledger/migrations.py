@@ -96,6 +96,8 @@ def _add_columns(table: sa.Table, *names: str) -> Callable[[Connection], None]:
             if name not in present:
                 column = table.c[name]
                 kind = column.type.compile(dialect=conn.dialect)
+                if column.server_default is not None:  # existing rows get the default
+                    kind += f" DEFAULT {column.server_default.arg} NOT NULL"  # type: ignore[attr-defined]
                 conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
 
     return apply
@@ -152,6 +154,11 @@ STEPS: list[MigrationStep] = [
             _create(schema.replies, schema.reply_handled),
             _add_index(schema.messages, "ix_yxt_messages_phone"),
         ),
+    ),
+    MigrationStep(
+        4,
+        "opt-outs; campaigns count the recipients compliance skipped",
+        _steps(_create(schema.opt_outs), _add_columns(schema.campaigns, "opted_out", "capped")),
     ),
 ]
 LATEST_VERSION = STEPS[-1].version

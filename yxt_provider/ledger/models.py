@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "DELIVERED_RESULT",
     "RESULT_MEANINGS",
+    "AttemptStart",
     "BatchRecord",
     "CampaignRecord",
     "DeliveryReport",
@@ -62,6 +63,9 @@ class CampaignRecord:
     :param planned: recipients planned (one message row each).
     :param invalid: recipients dropped as not a mobile number.
     :param duplicate: recipients dropped as repeats.
+    :param opted_out: recipients skipped as on the opt-out list (at planning, or before their
+        batch was first attempted).
+    :param capped: recipients skipped as over the frequency cap.
     :param batches: number of send requests (batches) planned.
     :param segments: estimated billable SMS segments.
     :param source_fingerprint: hash of the recipient source and content used for the plan,
@@ -81,6 +85,8 @@ class CampaignRecord:
     planned: int = 0
     invalid: int = 0
     duplicate: int = 0
+    opted_out: int = 0
+    capped: int = 0
     batches: int = 0
     segments: int = 0
     source_fingerprint: str = ""
@@ -125,7 +131,8 @@ class ExcludedRecipient(NamedTuple):
     """An input row a campaign set aside instead of planning (``yxt_excluded_recipients``).
 
     :param row: its position in the recipient source, 1-based.
-    :param reason: one of ``schema.EXCLUSION_REASONS`` (``invalid``, ``duplicate``).
+    :param reason: one of ``schema.EXCLUSION_REASONS`` (``invalid``, ``duplicate``, ``opted_out``,
+        ``capped``).
     :param value: the entry as given (never logged: it may be a full number).
     :param duplicate_of_row: for a duplicate, the row where its number first appeared.
     """
@@ -185,6 +192,20 @@ class BatchRecord:
 
 
 @dataclass(frozen=True)
+class AttemptStart:
+    """What ``Ledger.mark_attempted`` found and did.
+
+    :param before: the batch as it was just before the attempt was counted.
+    :param dropped: numbers taken out of the batch because they opted out before its first attempt.
+    :param skipped: every number of the batch had opted out: nothing to send, no attempt counted.
+    """
+
+    before: BatchRecord
+    dropped: int = 0
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
 class ReceiptIngestCounts:
     """What one ``Ledger.store_receipts`` call did.
 
@@ -211,6 +232,7 @@ class ReplyStoreCounts:
     :param stored: of those, stored for the first time.
     :param already_stored: of those, stored before (a page delivered again).
     :param attributed: of the stored ones, linked to a campaign of this ledger.
+    :param opted_out: numbers newly on the opt-out list because of these replies.
     :param new: the replies stored for the first time (their reprs are masked).
     """
 
@@ -218,6 +240,7 @@ class ReplyStoreCounts:
     stored: int
     already_stored: int
     attributed: int
+    opted_out: int = 0
     new: tuple[StoredReply, ...] = field(default=(), repr=False)
 
 
@@ -274,6 +297,8 @@ class DeliveryReport:
     :param pending_timeout: the timeout ``pending_past_timeout`` was counted with, if any.
     :param invalid: input rows set aside as not mainland mobile numbers.
     :param duplicate: input rows set aside as repeats of an earlier row.
+    :param opted_out: recipients skipped as on the opt-out list.
+    :param capped: recipients skipped as over the frequency cap.
     :param status: the campaign's status in the ledger (``planned``, ``sending``, ``sent``,
         ``failed``), or ``not planned`` when it never got a plan.
     :param error: why the campaign stopped, or was not planned, when it did not go out in full.
@@ -293,6 +318,8 @@ class DeliveryReport:
     pending_timeout: timedelta | None = None
     invalid: int = 0
     duplicate: int = 0
+    opted_out: int = 0
+    capped: int = 0
     status: str | None = None
     error: str | None = None
     not_sent_reasons: dict[str, int] = field(default_factory=dict)
@@ -310,8 +337,8 @@ class DeliveryReport:
 
     @property
     def input_rows(self) -> int:
-        """Rows the recipient source had: planned, invalid and duplicate."""
-        return self.total + self.invalid + self.duplicate
+        """Rows the recipient source had: planned, and set aside (invalid, duplicate, opted out, capped)."""
+        return self.total + self.invalid + self.duplicate + self.opted_out + self.capped
 
     def to_dict(self, meanings: Mapping[int, str] | None = None) -> dict[str, Any]:
         """A small JSON-able dict for XCom (code keys become strings, as JSON requires).
@@ -327,6 +354,8 @@ class DeliveryReport:
             "input_rows": self.input_rows,
             "invalid": self.invalid,
             "duplicate": self.duplicate,
+            "opted_out": self.opted_out,
+            "capped": self.capped,
             "total": self.total,
             "sent": self.sent,
             "delivered": self.delivered,
@@ -356,12 +385,15 @@ class DeliveryReport:
             return f"{100.0 * n / of:.2f}%" if of else "-"
 
         rows: list[tuple[str, int, str]] = []
-        if self.invalid or self.duplicate:
-            rows += [
-                ("input rows", self.input_rows, ""),
-                ("  set aside: invalid", self.invalid, pct(self.invalid, self.input_rows)),
-                ("  set aside: duplicate", self.duplicate, pct(self.duplicate, self.input_rows)),
-            ]
+        set_aside = [
+            ("invalid", self.invalid),
+            ("duplicate", self.duplicate),
+            ("opted out", self.opted_out),
+            ("over the frequency cap", self.capped),
+        ]
+        if any(n for _, n in set_aside):
+            rows.append(("input rows", self.input_rows, ""))
+            rows += [(f"  set aside: {why}", n, pct(n, self.input_rows)) for why, n in set_aside if n]
         rows += [
             ("messages planned", self.total, ""),
             ("  sent (accepted by gateway)", self.sent, pct(self.sent, self.total)),

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from yxt_provider.client.errors import ERRORS_BY_CODE
 from yxt_provider.ledger import expressions, schema
+from yxt_provider.ledger.engine import Bind, reading
 from yxt_provider.ledger.models import DeliveryReport, describe_result
 
 __all__ = [
@@ -50,6 +51,8 @@ _OUTCOME_WORDS = {
     "sent": "pending (no receipt yet)",
     "delivered": "delivered",
     "invalid": "invalid: not a mainland mobile number",
+    "opted_out": "skipped: opted out",
+    "capped": "skipped: over the frequency cap",
 }
 _CSV_FETCH_ROWS = 5_000
 
@@ -65,19 +68,6 @@ class _HasEngine(Protocol):
 
     @property
     def engine(self) -> Engine: ...
-
-
-Bind = Engine | Connection
-
-
-@contextlib.contextmanager
-def _reading(bind: Bind) -> Iterator[Connection]:
-    """A connection to read from: a new one from an engine, or the caller's own."""
-    if isinstance(bind, Connection):
-        yield bind
-    else:
-        with bind.connect() as conn:
-            yield conn
 
 
 def _by_status(campaign_id: str, *extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
@@ -113,7 +103,7 @@ def delivery_report(
         )
     by_status: dict[str, int] = {}
     past_timeout = 0
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         for status, n, late in conn.execute(_by_status(campaign_id, overdue)):
             by_status[status] = int(n)
             if status == "sent":
@@ -127,7 +117,9 @@ def delivery_report(
             )
         }
         campaign = conn.execute(
-            sa.select(_c.status, _c.error, _c.invalid, _c.duplicate).where(_c.campaign_id == campaign_id)
+            sa.select(_c.status, _c.error, _c.invalid, _c.duplicate, _c.opted_out, _c.capped).where(
+                _c.campaign_id == campaign_id
+            )
         ).one_or_none()
         reasons = _not_sent_reasons(conn, campaign_id)
         replies = conn.execute(
@@ -148,6 +140,8 @@ def delivery_report(
         pending_timeout=pending_timeout,
         invalid=0 if campaign is None else int(campaign.invalid),
         duplicate=0 if campaign is None else int(campaign.duplicate),
+        opted_out=0 if campaign is None else int(campaign.opted_out),
+        capped=0 if campaign is None else int(campaign.capped),
         status="not planned" if campaign is None else campaign.status,
         error=None if campaign is None else campaign.error,
         not_sent_reasons=reasons,
@@ -160,7 +154,7 @@ def _not_sent_reasons(conn: Connection, campaign_id: str) -> dict[str, int]:
     reasons: dict[str, int] = {}
     for attempts, code, error, size in conn.execute(
         sa.select(_b.attempts, _b.error_code, _b.error, _b.size).where(
-            _b.campaign_id == campaign_id, _b.state != "sent"
+            _b.campaign_id == campaign_id, _b.state.not_in(("sent", "skipped"))
         )
     ):
         reason = describe_not_sent(attempts, code, error)
@@ -196,7 +190,7 @@ def campaign_counts(bind: Bind, campaign_id: str) -> dict[str, int]:
     """
     counts = {f"batches_{state}": 0 for state in schema.BATCH_STATES}
     counts.update({f"messages_{status}": 0 for status in schema.MESSAGE_STATUSES})
-    with _reading(bind) as conn:
+    with reading(bind) as conn:
         for state, n in conn.execute(
             sa.select(_b.state, sa.func.count()).where(_b.campaign_id == campaign_id).group_by(_b.state)
         ):
@@ -231,7 +225,7 @@ def export_campaign_csv(
     """
     bind = ledger if isinstance(ledger, (Engine, Connection)) else ledger.engine
     written = 0
-    with _open_text(path_or_file) as out, _reading(bind) as conn:
+    with _open_text(path_or_file) as out, reading(bind) as conn:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         # stream_results: a server-side cursor on PostgreSQL (and MySQL), so a million rows are never all in memory.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from yxt_provider.ledger import dialects, expressions, schema
 from yxt_provider.ledger.engine import write_transaction
 from yxt_provider.ledger.models import ReplyStoreCounts, StoredReply
+from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS, add_opt_outs, is_opt_out
 
 if TYPE_CHECKING:
     from yxt_provider.client.models import Reply
@@ -57,14 +58,19 @@ def store_replies(
     replies: Sequence[Reply],
     *,
     attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW,
+    opt_out_keywords: Iterable[str] | None = DEFAULT_OPT_OUT_KEYWORDS,
     now: datetime | None = None,
 ) -> ReplyStoreCounts:
     """Store a page of replies in one transaction, each new one attributed to a campaign.
+
+    A new reply that is an unsubscribe keyword puts its number on the opt-out list, with the
+    reply as evidence, in the same transaction.
 
     :param engine: the ledger's engine.
     :param replies: the page, as the gateway returned it.
     :param attribution_window: how long after a campaign messaged a number a reply from it
         still counts as answering that campaign.
+    :param opt_out_keywords: replies that opt out (trimmed, case-folded); ``None``: none does.
     :param now: the storing time (default: now, UTC).
     """
     stored_at = now or datetime.now(timezone.utc)
@@ -91,12 +97,20 @@ def store_replies(
         # Sorted by key: concurrent storers of one page insert in one order and cannot deadlock.
         in_key_order = sorted(rows, key=lambda row: row["reply_key"])
         new_keys = set(dialects.insert_ignore_many(conn, schema.replies, in_key_order))
-    new = tuple(_stored(row) for row in rows if row["reply_key"] in new_keys)
+        new = tuple(_stored(row) for row in rows if row["reply_key"] in new_keys)
+        opting_out = [
+            r for r in new if opt_out_keywords is not None and is_opt_out(r.content, opt_out_keywords)
+        ]
+        opted_out = sum(
+            add_opt_outs(conn, [r.user_number], source="reply", reply_key=r.reply_key, now=stored_at)
+            for r in opting_out
+        )
     return ReplyStoreCounts(
         read=len(replies),
         stored=len(new),
         already_stored=len(replies) - len(new),
         attributed=sum(1 for reply in new if reply.campaign_id is not None),
+        opted_out=opted_out,
         new=new,
     )
 

@@ -35,6 +35,7 @@ __all__ = [
     "ledger_identity",
     "messages",
     "metadata",
+    "opt_outs",
     "receipts",
     "replies",
     "reply_handled",
@@ -42,10 +43,11 @@ __all__ = [
 ]
 
 CAMPAIGN_STATUSES = ("planned", "sending", "sent", "failed")
-BATCH_STATES = ("planned", "attempted", "sent", "failed")
+# "skipped": every number of a batch never attempted opted out before its turn; nothing to send.
+BATCH_STATES = ("planned", "attempted", "sent", "failed", "skipped")
 MESSAGE_STATUSES = ("planned", "sent", "delivered", "failed")
 # Why an input row was set aside instead of planned.
-EXCLUSION_REASONS = ("invalid", "duplicate")
+EXCLUSION_REASONS = ("invalid", "duplicate", "opted_out", "capped")
 # A message in one of these has its final answer; a later receipt never changes it.
 FINAL_MESSAGE_STATUSES = ("delivered", "failed")
 
@@ -116,6 +118,10 @@ campaigns = sa.Table(
     sa.Column("planned", sa.Integer, nullable=False),
     sa.Column("invalid", sa.Integer, nullable=False),
     sa.Column("duplicate", sa.Integer, nullable=False),
+    # Recipients skipped by compliance: on the opt-out list (at planning, or before their batch's
+    # first attempt), or over the frequency cap. Each also has its row in yxt_excluded_recipients.
+    sa.Column("opted_out", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("capped", sa.Integer, nullable=False, server_default="0"),
     sa.Column("batches", sa.Integer, nullable=False),
     sa.Column("segments", sa.Integer, nullable=False),
     sa.Column("source_fingerprint", sa.String(128), nullable=False),
@@ -255,4 +261,18 @@ reply_handled = sa.Table(
     sa.Column("consumer", sa.String(100), primary_key=True),
     sa.Column("reply_key", sa.String(64), primary_key=True),
     sa.Column("handled_at", UTCDateTime, nullable=False),
+)
+
+opt_outs = sa.Table(
+    "yxt_opt_outs",
+    metadata,
+    # Numbers that refused further messages: campaigns skip them unless told otherwise
+    # (respect_opt_out=False, for transactional messages). Kept with the evidence.
+    sa.Column("phone", sa.String(PHONE_LENGTH), primary_key=True),
+    sa.Column("opted_out_at", UTCDateTime, nullable=False),
+    # "reply" (an unsubscribe keyword was answered), "manual" or "import".
+    sa.Column("source", sa.String(16), nullable=False),
+    # The reply that caused it (yxt_replies.reply_key), for source "reply".
+    sa.Column("reply_key", sa.String(64), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
 )

@@ -17,10 +17,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from yxt_provider.ledger import dialects, schema
+from yxt_provider.ledger import dialects, opt_out_store, schema
 from yxt_provider.ledger.engine import write_transaction
 from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
-from yxt_provider.ledger.models import BatchRecord, CampaignRecord, ExcludedRecipient, PlannedBatch
+from yxt_provider.ledger.models import (
+    AttemptStart,
+    BatchRecord,
+    CampaignRecord,
+    ExcludedRecipient,
+    PlannedBatch,
+)
 
 __all__ = [
     "PLAN_CHUNK_ROWS",
@@ -202,26 +208,73 @@ def batch_numbers(engine: Engine, campaign_id: str, batch_index: int) -> list[st
         )
 
 
-def mark_attempted(engine: Engine, campaign_id: str, batch_index: int) -> BatchRecord:
-    """Lock the batch row, read it, then count the attempt; returns the row as read."""
+def mark_attempted(
+    engine: Engine, campaign_id: str, batch_index: int, *, drop_opted_out: bool = False
+) -> AttemptStart:
+    """Lock the batch row, read it, then count the attempt; returns the row as read.
+
+    With ``drop_opted_out``, a batch never attempted first loses its numbers now on the
+    opt-out list, in the same transaction: each becomes an excluded row (``opted_out``), the
+    batch and the campaign shrink, and a batch left empty is ``skipped`` instead of attempted.
+    """
     with write_transaction(engine) as conn:
         before = conn.execute(
             sa.select(schema.batches).where(_batch_key(campaign_id, batch_index)).with_for_update()
         ).one_or_none()
         if before is None:
             raise _unknown_batch(campaign_id, batch_index)
+        record = BatchRecord(**before._asdict())
+        # Only a batch no request carried yet may change: any attempt may have reached the
+        # gateway, and a re-send must then carry exactly what that attempt did.
+        dropped = _drop_opted_out(conn, record) if drop_opted_out and record.attempts == 0 else 0
+        if dropped == record.size and dropped:
+            _update_batch_row(conn, campaign_id, batch_index, {"state": "skipped", "size": 0})
+            return AttemptStart(record, dropped=dropped, skipped=True)
         conn.execute(
             sa.update(schema.batches)
             .where(_batch_key(campaign_id, batch_index))
             .values(
                 state=sa.case((_b.state.in_(("planned", "failed")), "attempted"), else_=_b.state),
+                size=_b.size - dropped,
                 attempts=_b.attempts + 1,
                 attempted_at=_utcnow(),
                 error_code=None,
                 error=None,
             )
         )
-    return BatchRecord(**before._asdict())
+    return AttemptStart(record, dropped=dropped)
+
+
+def _drop_opted_out(conn: Connection, batch: BatchRecord) -> int:
+    """Take the batch's opted-out numbers out of the plan, each with its reason; returns how many."""
+    found = opt_out_store.opted_out_in_batch(conn, batch.campaign_id, batch.batch_index)
+    if not found:
+        return 0
+    numbers = [phone for phone, _ in found]
+    conn.execute(
+        sa.delete(schema.messages).where(
+            _m.campaign_id == batch.campaign_id, _m.batch_index == batch.batch_index, _m.phone.in_(numbers)
+        )
+    )
+    _write_excluded(
+        conn,
+        batch.campaign_id,
+        (ExcludedRecipient(row, "opted_out", phone) for phone, row in found),
+    )
+    conn.execute(
+        sa.update(schema.campaigns)
+        .where(_c.campaign_id == batch.campaign_id)
+        .values(planned=_c.planned - len(found), opted_out=_c.opted_out + len(found), updated_at=_utcnow())
+    )
+    log.info(
+        "ledger: campaign %s batch %d: %d numbers opted out since the plan was written; not sending to them",
+        batch.campaign_id, batch.batch_index, len(found),
+    )  # fmt: skip
+    return len(found)
+
+
+def _update_batch_row(conn: Connection, campaign_id: str, batch_index: int, values: dict[str, Any]) -> None:
+    conn.execute(sa.update(schema.batches).where(_batch_key(campaign_id, batch_index)).values(**values))
 
 
 def mark_sent(

@@ -14,7 +14,7 @@ at a state some earlier call committed. Nothing here logs a phone number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from yxt_provider.ledger import read_models, receipt_store, reply_store, send_store
+from yxt_provider.ledger import opt_out_store, read_models, receipt_store, reply_store, send_store
 from yxt_provider.ledger.engine import create_ledger_engine
 from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
 from yxt_provider.ledger.migrations import ensure_schema
 from yxt_provider.ledger.models import (
+    AttemptStart,
     BatchRecord,
     CampaignRecord,
     DeliveryReport,
@@ -35,6 +36,7 @@ from yxt_provider.ledger.models import (
     ReceiptIngestCounts,
     ReplyStoreCounts,
 )
+from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS
 from yxt_provider.ledger.reply_store import DEFAULT_ATTRIBUTION_WINDOW, ReplyBatch
 
 if TYPE_CHECKING:
@@ -139,7 +141,9 @@ class Ledger:
         """
         return send_store.batch_numbers(self.engine, campaign_id, batch_index)
 
-    def mark_attempted(self, campaign_id: str, batch_index: int) -> BatchRecord:
+    def mark_attempted(
+        self, campaign_id: str, batch_index: int, *, drop_opted_out: bool = False
+    ) -> AttemptStart:
         """Record that a send attempt of the batch starts: ``planned``/``failed`` → ``attempted``.
 
         ``sent`` keeps its state; ``attempts`` grows by one, ``attempted_at`` is now, and the
@@ -149,11 +153,16 @@ class Ledger:
 
         :param campaign_id: the campaign.
         :param batch_index: the batch.
+        :param drop_opted_out: when the batch was never attempted, first take out the numbers
+            that joined the opt-out list since the plan was written (same transaction): they
+            become excluded rows (``opted_out``); a batch left empty becomes ``skipped`` and is
+            not attempted. The caller then reads the numbers back (``batch_numbers``).
         :returns: the batch as it was just before (read in the same transaction), so the
-            caller knows whether an earlier attempt may have been accepted, whoever made it.
+            caller knows whether an earlier attempt may have been accepted, whoever made it;
+            and what was dropped.
         :raises UnknownBatchError: when the batch is not in the ledger.
         """
-        return send_store.mark_attempted(self.engine, campaign_id, batch_index)
+        return send_store.mark_attempted(self.engine, campaign_id, batch_index, drop_opted_out=drop_opted_out)
 
     def mark_sent(
         self, campaign_id: str, batch_index: int, *, gateway_task_id: str | None, duplicate: bool
@@ -202,7 +211,11 @@ class Ledger:
     # ------------------------------------------------------------------ reply side
 
     def store_replies(
-        self, replies: Sequence[Reply], *, attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW
+        self,
+        replies: Sequence[Reply],
+        *,
+        attribution_window: timedelta = DEFAULT_ATTRIBUTION_WINDOW,
+        opt_out_keywords: Iterable[str] | None = DEFAULT_OPT_OUT_KEYWORDS,
     ) -> ReplyStoreCounts:
         """Store a page of inbound replies (one transaction), each new one linked to its campaign.
 
@@ -212,8 +225,48 @@ class Ledger:
         :param replies: the page's replies, as the gateway returned them.
         :param attribution_window: how long after a campaign messaged a number a reply from it
             still answers that campaign (default seven days).
+        :param opt_out_keywords: replies that put their number on the opt-out list (trimmed,
+            case-folded; default ``TD``, ``T``, ``N``, ``R``, ``退订``, ``取消``); ``None``: none.
         """
-        return reply_store.store_replies(self.engine, replies, attribution_window=attribution_window)
+        return reply_store.store_replies(
+            self.engine, replies, attribution_window=attribution_window, opt_out_keywords=opt_out_keywords
+        )
+
+    # ------------------------------------------------------------------ opt-outs
+
+    def add_opt_outs(self, numbers: Iterable[str], *, source: str = "manual", note: str | None = None) -> int:
+        """Put numbers on the opt-out list (kept as they are when already on it); returns how many are new.
+
+        :param numbers: normalised 11-digit numbers.
+        :param source: ``manual`` or ``import`` (replies add themselves, as ``reply``).
+        :param note: why, in your words (kept as evidence).
+        """
+        return opt_out_store.add_opt_outs(self.engine, numbers, source=source, note=note)
+
+    def remove_opt_outs(self, numbers: Iterable[str]) -> int:
+        """Take numbers off the opt-out list (campaigns may send to them again); returns how many were on it.
+
+        :param numbers: normalised numbers.
+        """
+        return opt_out_store.remove_opt_outs(self.engine, numbers)
+
+    def opted_out(self, numbers: Collection[str]) -> set[str]:
+        """Which of ``numbers`` are on the opt-out list.
+
+        :param numbers: normalised numbers (a set or a dict's keys, for a large audience).
+        """
+        return opt_out_store.opted_out(self.engine, numbers)
+
+    def recent_message_counts(self, numbers: Iterable[str], since: datetime) -> dict[str, int]:
+        """Messages each number got or is still due since ``since``, across every campaign (frequency caps).
+
+        Counts messages accepted since ``since`` and those of campaigns planned since then
+        whose batch is not sent yet.
+
+        :param numbers: normalised numbers.
+        :param since: the start of the window (aware).
+        """
+        return opt_out_store.recent_message_counts(self.engine, numbers, since)
 
     def take_replies(self, consumer: str, *, limit: int = 500) -> AbstractContextManager[ReplyBatch]:
         """Replies ``consumer`` has not handled yet, in a transaction that marks them handled.

@@ -63,6 +63,8 @@ campaign_summary: sa.Select[Any] = (
         _c.planned,
         _c.invalid,
         _c.duplicate,
+        _c.opted_out,
+        _c.capped,
         _c.batches,
         _c.segments,
         (_count("sent") + _count("delivered") + _count("failed")).label("sent"),

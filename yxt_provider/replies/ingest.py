@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from yxt_provider.client.errors import YxtProtocolError
+from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS
 
 if TYPE_CHECKING:
     from yxt_provider.client.models import ReplyPage
@@ -59,6 +61,7 @@ class ReplyIngestResult:
     :param stored: stored for the first time.
     :param already_stored: stored before (a page delivered again after a failed confirm).
     :param attributed: of the stored ones, linked to a campaign of this ledger.
+    :param opted_out: numbers these replies put on the opt-out list.
     :param pages: pages read, stored and confirmed.
     :param max_id: the last ``maxId`` confirmed, ``None`` when nothing was.
     :param stopped: ``exhausted`` (nothing more waiting), ``max_pages`` or ``max_seconds``.
@@ -70,6 +73,7 @@ class ReplyIngestResult:
     stored: int = 0
     already_stored: int = 0
     attributed: int = 0
+    opted_out: int = 0
     pages: int = 0
     max_id: str | None = None
     stopped: str = "exhausted"
@@ -83,6 +87,7 @@ class ReplyIngestResult:
             "stored": self.stored,
             "already_stored": self.already_stored,
             "attributed": self.attributed,
+            "opted_out": self.opted_out,
             "pages": self.pages,
             "max_id": self.max_id,
             "stopped": self.stopped,
@@ -97,6 +102,7 @@ def drain_replies(
     max_pages: int | None = DEFAULT_MAX_PAGES,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     attribution_window: timedelta = _DEFAULT_WINDOW,
+    opt_out_keywords: Iterable[str] | None = DEFAULT_OPT_OUT_KEYWORDS,
     keep_new: int = 0,
 ) -> ReplyIngestResult:
     """Read, store, confirm, until the gateway has nothing more (or a bound is hit).
@@ -106,6 +112,7 @@ def drain_replies(
     :param max_pages: pages at most (``None``: no limit); at least one query is always made.
     :param max_seconds: no new query after this many seconds (``None``: no limit).
     :param attribution_window: how long after a campaign messaged a number a reply still answers it.
+    :param opt_out_keywords: replies that put their number on the opt-out list; ``None``: none.
     :param keep_new: keep up to this many of the newly stored replies in the result.
     :raises YxtError: when a call fails after the client's retries. Every page stored before
         is confirmed, except perhaps the last one, which the gateway then delivers again.
@@ -115,7 +122,7 @@ def drain_replies(
     if max_pages is not None and max_pages < 1:
         raise ValueError(f"max_pages must be at least 1, got {max_pages}")
     started = time.monotonic()
-    read = stored = already = attributed = pages = 0
+    read = stored = already = attributed = opted_out = pages = 0
     max_id: str | None = None
     new: list[StoredReply] = []
     stopped = "exhausted"
@@ -123,7 +130,9 @@ def drain_replies(
         page = source.query_replies()
         if not page.replies:
             break
-        counts = ledger.store_replies(page.replies, attribution_window=attribution_window)  # store first
+        counts = ledger.store_replies(  # store first
+            page.replies, attribution_window=attribution_window, opt_out_keywords=opt_out_keywords
+        )
         if page.max_id is None:
             raise YxtProtocolError(
                 f"reply/query returned {len(page.replies)} replies without a maxId: they are stored in the "
@@ -136,6 +145,7 @@ def drain_replies(
         stored += counts.stored
         already += counts.already_stored
         attributed += counts.attributed
+        opted_out += counts.opted_out
         new.extend(counts.new[: max(0, keep_new - len(new))])
         if max_pages is not None and pages >= max_pages:
             stopped = "max_pages"
@@ -144,8 +154,8 @@ def drain_replies(
             stopped = "max_seconds"
             break
     result = ReplyIngestResult(
-        read=read, stored=stored, already_stored=already, attributed=attributed, pages=pages, max_id=max_id,
-        stopped=stopped, elapsed_seconds=time.monotonic() - started, new=tuple(new),
+        read=read, stored=stored, already_stored=already, attributed=attributed, opted_out=opted_out,
+        pages=pages, max_id=max_id, stopped=stopped, elapsed_seconds=time.monotonic() - started, new=tuple(new),
     )  # fmt: skip
     log.debug("replies drained: %s", result)
     return result
@@ -158,6 +168,7 @@ async def adrain_replies(
     max_pages: int | None = DEFAULT_MAX_PAGES,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     attribution_window: timedelta = _DEFAULT_WINDOW,
+    opt_out_keywords: Iterable[str] | None = DEFAULT_OPT_OUT_KEYWORDS,
 ) -> ReplyIngestResult:
     """:func:`drain_replies` for an event loop (triggers): runs in a worker thread.
 
@@ -169,6 +180,7 @@ async def adrain_replies(
     :param max_pages: see :func:`drain_replies`.
     :param max_seconds: see :func:`drain_replies`.
     :param attribution_window: see :func:`drain_replies`.
+    :param opt_out_keywords: see :func:`drain_replies`.
     """
     return await asyncio.to_thread(
         drain_replies,
@@ -177,4 +189,5 @@ async def adrain_replies(
         max_pages=max_pages,
         max_seconds=max_seconds,
         attribution_window=attribution_window,
+        opt_out_keywords=opt_out_keywords,
     )

@@ -1,0 +1,179 @@
+"""The opt-out list: numbers that refused further messages, with the evidence, and who sent to whom lately.
+
+A reply whose text, trimmed and case-folded, is an unsubscribe keyword (``TD``, ``退订``, …)
+puts its number on the list, with the reply as evidence (done by
+:mod:`~yxt_provider.ledger.reply_store` as it stores the reply). Numbers can be added and
+removed by hand, or imported in bulk. Campaigns read the list when they plan and again
+before each batch's first attempt; frequency caps read the recent messages per number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, KeysView, Sequence
+from collections.abc import Set as AbstractSet
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from yxt_provider.ledger import dialects, expressions, schema
+from yxt_provider.ledger.engine import reading, write_transaction
+
+__all__ = [
+    "DEFAULT_OPT_OUT_KEYWORDS",
+    "OPT_OUT_SOURCES",
+    "add_opt_outs",
+    "is_opt_out",
+    "opted_out",
+    "opted_out_in_batch",
+    "recent_message_counts",
+    "remove_opt_outs",
+]
+
+# What recipients answer to refuse further messages; matched after trimming and case-folding.
+DEFAULT_OPT_OUT_KEYWORDS: tuple[str, ...] = ("TD", "T", "N", "R", "退订", "取消")
+OPT_OUT_SOURCES = ("reply", "manual", "import")
+# Numbers per IN (...) list: well under every backend's parameter limit.
+_CHUNK = 500
+
+_o = schema.opt_outs.c
+_m = schema.messages.c
+_b = schema.batches.c
+_c = schema.campaigns.c
+
+
+def is_opt_out(text: str, keywords: Iterable[str] = DEFAULT_OPT_OUT_KEYWORDS) -> bool:
+    """True when a reply's text, trimmed and case-folded, is one of ``keywords``.
+
+    :param text: the reply text.
+    :param keywords: the unsubscribe keywords.
+    """
+    folded = {keyword.strip().casefold() for keyword in keywords}
+    return text.strip().casefold() in folded
+
+
+def add_opt_outs(
+    conn_or_engine: Connection | Engine,
+    numbers: Iterable[str],
+    *,
+    source: str,
+    reply_key: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Put numbers on the list (kept as they are when already on it); returns how many are new.
+
+    :param conn_or_engine: the ledger's engine, or a connection inside the caller's transaction.
+    :param numbers: normalised 11-digit numbers.
+    :param source: ``reply``, ``manual`` or ``import``.
+    :param reply_key: the reply that caused it (source ``reply``).
+    :param note: why, in the operator's words.
+    :param now: when (default now, UTC).
+    """
+    if source not in OPT_OUT_SOURCES:
+        raise ValueError(f"opt-out source must be one of {OPT_OUT_SOURCES}, got {source!r}")
+    at = now or datetime.now(timezone.utc)
+    rows = [
+        {"phone": number, "opted_out_at": at, "source": source, "reply_key": reply_key, "note": note}
+        for number in dict.fromkeys(numbers)
+    ]
+    if isinstance(conn_or_engine, Connection):
+        return _insert(conn_or_engine, rows)
+    with write_transaction(conn_or_engine) as conn:
+        return _insert(conn, rows)
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    return sum(len(dialects.insert_ignore_many(conn, schema.opt_outs, chunk)) for chunk in _chunks(rows))
+
+
+def remove_opt_outs(engine: Engine, numbers: Iterable[str]) -> int:
+    """Take numbers off the list (they may be sent to again); returns how many were on it.
+
+    :param engine: the ledger's engine.
+    :param numbers: normalised numbers.
+    """
+    removed = 0
+    with write_transaction(engine) as conn:
+        for chunk in _chunks(list(dict.fromkeys(numbers))):
+            removed += conn.execute(sa.delete(schema.opt_outs).where(_o.phone.in_(chunk))).rowcount
+    return removed
+
+
+def opted_out(conn_or_engine: Connection | Engine, numbers: Collection[str]) -> set[str]:
+    """Which of ``numbers`` are on the opt-out list.
+
+    :param conn_or_engine: the ledger's engine, or a connection to read on.
+    :param numbers: normalised numbers (a set or a dict's keys, for a large audience).
+    """
+    with reading(conn_or_engine) as conn:
+        listed = conn.execute(sa.select(sa.func.count()).select_from(schema.opt_outs)).scalar_one()
+        if not listed:
+            return set()
+        if listed <= len(numbers):
+            # A list shorter than the audience: one scan of it beats a query per 500 numbers.
+            wanted = numbers if isinstance(numbers, (AbstractSet, KeysView)) else set(numbers)
+            return {phone for phone in conn.execute(sa.select(_o.phone)).scalars() if phone in wanted}
+        found: set[str] = set()
+        for chunk in _chunks(list(numbers)):
+            found.update(conn.execute(sa.select(_o.phone).where(_o.phone.in_(chunk))).scalars())
+        return found
+
+
+def opted_out_in_batch(conn: Connection, campaign_id: str, batch_index: int) -> list[tuple[str, int]]:
+    """The numbers of one batch that are on the opt-out list, with their input rows.
+
+    Messages planned before schema version 2 have no input row; they get a negative stand-in
+    unique within the campaign (``-(batch_index * 1000 + position + 1)``), so each still has
+    its excluded row.
+
+    :param conn: a connection inside the caller's transaction (the one marking the attempt).
+    :param campaign_id: the campaign.
+    :param batch_index: the batch.
+    """
+    return [
+        (phone, row if row is not None else -(batch_index * 1000 + position + 1))
+        for phone, row, position in conn.execute(
+            sa.select(_m.phone, _m.input_row, _m.position)
+            .join(schema.opt_outs, _o.phone == _m.phone)
+            .where(_m.campaign_id == campaign_id, _m.batch_index == batch_index)
+            .order_by(_m.position)
+        ).tuples()
+    ]
+
+
+def recent_message_counts(engine: Engine, numbers: Iterable[str], since: datetime) -> dict[str, int]:
+    """Messages each number got or is still due from this ledger since ``since``, over every campaign.
+
+    Counted: messages the gateway accepted at or after ``since``, and messages of campaigns
+    planned at or after ``since`` whose batch is not sent yet (they may still go out, and two
+    campaigns planned the same morning must not both slip under a cap).
+
+    :param engine: the ledger's engine.
+    :param numbers: normalised numbers.
+    :param since: the start of the counting window (aware).
+    """
+    counts: dict[str, int] = {}
+    since_value = sa.literal(since, schema.UTCDateTime)
+    counted = sa.or_(
+        sa.and_(_b.state == "sent", expressions.message_sent_at >= since_value),
+        sa.and_(_b.state.in_(("planned", "attempted", "failed")), _c.created_at >= since_value),
+    )
+    source = expressions.messages_with_batches.join(schema.campaigns, _c.campaign_id == _m.campaign_id)
+    with engine.connect() as conn:
+        for chunk in _chunks(list(numbers)):
+            counts.update(
+                conn.execute(
+                    sa.select(_m.phone, sa.func.count())
+                    .select_from(source)
+                    .where(_m.phone.in_(chunk), counted)
+                    .group_by(_m.phone)
+                ).tuples()
+            )
+    return counts
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
