@@ -12,10 +12,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from yxt_provider.campaign.errors import CampaignRejected
-from yxt_provider.campaign.recipients import CleanRecipients
-from yxt_provider.ledger.store import Ledger
+
+if TYPE_CHECKING:  # the operator parses caps when a DAG file loads: no SQLAlchemy then
+    from yxt_provider.campaign.recipients import CleanRecipients
+    from yxt_provider.ledger.store import Ledger
 
 __all__ = ["CompliancePolicy", "FrequencyCap", "check_marketing_text"]
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         StoredReply,
         describe_result,
     )
-    from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS, is_opt_out
+    from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS, is_opt_out
     from yxt_provider.ledger.read_models import export_campaign_csv
     from yxt_provider.ledger.reply_store import ReplyBatch
     from yxt_provider.ledger.report import pending_timeout_of, result_meanings
@@ -83,8 +83,8 @@ __getattr__, __dir__ = lazy_exports(
         "ReceiptIngestCounts": "models",
         "ReplyStoreCounts": "models",
         "StoredReply": "models",
-        "DEFAULT_OPT_OUT_KEYWORDS": "opt_out_store",
-        "is_opt_out": "opt_out_store",
+        "DEFAULT_OPT_OUT_KEYWORDS": "opt_out_keywords",
+        "is_opt_out": "opt_out_keywords",
         "ReplyBatch": "reply_store",
         "describe_result": "models",
         "export_campaign_csv": "read_models",

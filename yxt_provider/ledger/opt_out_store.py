@@ -21,18 +21,14 @@ from yxt_provider.ledger import dialects, expressions, schema
 from yxt_provider.ledger.engine import reading, write_transaction
 
 __all__ = [
-    "DEFAULT_OPT_OUT_KEYWORDS",
     "OPT_OUT_SOURCES",
     "add_opt_outs",
-    "is_opt_out",
     "opted_out",
     "opted_out_in_batch",
     "recent_message_counts",
     "remove_opt_outs",
 ]
 
-# What recipients answer to refuse further messages; matched after trimming and case-folding.
-DEFAULT_OPT_OUT_KEYWORDS: tuple[str, ...] = ("TD", "T", "N", "R", "退订", "取消")
 OPT_OUT_SOURCES = ("reply", "manual", "import")
 # Numbers per IN (...) list: well under every backend's parameter limit.
 _CHUNK = 500
@@ -41,16 +37,6 @@ _o = schema.opt_outs.c
 _m = schema.messages.c
 _b = schema.batches.c
 _c = schema.campaigns.c
-
-
-def is_opt_out(text: str, keywords: Iterable[str] = DEFAULT_OPT_OUT_KEYWORDS) -> bool:
-    """True when a reply's text, trimmed and case-folded, is one of ``keywords``.
-
-    :param text: the reply text.
-    :param keywords: the unsubscribe keywords.
-    """
-    folded = {keyword.strip().casefold() for keyword in keywords}
-    return text.strip().casefold() in folded
 
 
 def add_opt_outs(

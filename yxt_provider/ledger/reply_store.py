@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 from yxt_provider.ledger import dialects, expressions, schema
 from yxt_provider.ledger.engine import write_transaction
 from yxt_provider.ledger.models import ReplyStoreCounts, StoredReply
-from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS, add_opt_outs, is_opt_out
+from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS, is_opt_out
+from yxt_provider.ledger.opt_out_store import add_opt_outs
 
 if TYPE_CHECKING:
     from yxt_provider.client.models import Reply

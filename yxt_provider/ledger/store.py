@@ -36,7 +36,7 @@ from yxt_provider.ledger.models import (
     ReceiptIngestCounts,
     ReplyStoreCounts,
 )
-from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS
+from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS
 from yxt_provider.ledger.reply_store import DEFAULT_ATTRIBUTION_WINDOW, ReplyBatch
 
 if TYPE_CHECKING:

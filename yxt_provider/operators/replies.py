@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
 from yxt_provider.hooks.ledger import LedgerUserMixin
+from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS, check_opt_out_keywords
 from yxt_provider.ledger.report import pending_timeout_of
 
 if TYPE_CHECKING:
@@ -46,8 +47,11 @@ class FetchRepliesOperator(LedgerUserMixin, BaseOperator):
     run stores nothing of it twice. Each new reply is linked to the campaign of this ledger
     that last messaged its number before the reply (within ``attribution_window``).
 
+    A new reply that is an unsubscribe keyword (``TD``, ``退订``, …) puts its number on the
+    ledger's opt-out list, with the reply as evidence; campaigns then skip it.
+
     Returns (XCom) the counts: ``read``, ``stored``, ``already_stored``, ``attributed``,
-    ``pages``, ``max_id`` (the last one confirmed), ``stopped`` and ``elapsed_seconds``; with
+    ``opted_out``, ``pages``, ``max_id`` (the last one confirmed), ``stopped`` and ``elapsed_seconds``; with
     ``push_replies`` also ``replies``, up to that many of the new replies (numbers masked
     unless ``unmask_numbers``). Reply texts are never logged.
 
@@ -59,6 +63,9 @@ class FetchRepliesOperator(LedgerUserMixin, BaseOperator):
         answers that campaign: seconds or a timedelta (default seven days).
     :param push_replies: push up to this many new replies to XCom (0: none).
     :param unmask_numbers: full numbers in the pushed replies (they are personal data).
+    :param opt_out_keywords: replies that put their number on the opt-out list, compared
+        after trimming and case-folding (default ``TD``, ``T``, ``N``, ``R``, ``退订``, ``取消``);
+        an empty list: no reply opts out.
     """
 
     template_fields: Sequence[str] = ("yxt_conn_id", "ledger_conn_id", "max_pages", "max_seconds")
@@ -74,6 +81,7 @@ class FetchRepliesOperator(LedgerUserMixin, BaseOperator):
         attribution_window: float | timedelta = timedelta(days=7),
         push_replies: int = 0,
         unmask_numbers: bool = False,
+        opt_out_keywords: Sequence[str] = DEFAULT_OPT_OUT_KEYWORDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -89,6 +97,7 @@ class FetchRepliesOperator(LedgerUserMixin, BaseOperator):
         self.attribution_window = window
         self.push_replies = push_replies
         self.unmask_numbers = unmask_numbers
+        self.opt_out_keywords = check_opt_out_keywords(opt_out_keywords)
 
     @cached_property
     def hook(self) -> YxtHook:
@@ -108,15 +117,16 @@ class FetchRepliesOperator(LedgerUserMixin, BaseOperator):
                 max_pages=int(self.max_pages),
                 max_seconds=float(self.max_seconds),
                 attribution_window=self.attribution_window,
+                opt_out_keywords=self.opt_out_keywords,
                 keep_new=self.push_replies,
             )
         finally:
             self.hook.close()
         self.log.info(
-            "Read %d replies in %d pages (%s): %d new (%d answer campaigns of this ledger), %d already stored; "
-            "confirmed up to maxId %s",
-            result.read, result.pages, result.stopped, result.stored, result.attributed, result.already_stored,
-            result.max_id,
+            "Read %d replies in %d pages (%s): %d new (%d answer campaigns of this ledger, %d opted out), "
+            "%d already stored; confirmed up to maxId %s",
+            result.read, result.pages, result.stopped, result.stored, result.attributed, result.opted_out,
+            result.already_stored, result.max_id,
         )  # fmt: skip
         counts = result.to_dict()
         if self.push_replies:

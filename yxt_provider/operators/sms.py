@@ -24,9 +24,12 @@ from yxt_provider.hooks.ledger import LedgerUserMixin
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from yxt_provider.campaign.compliance import FrequencyCap
     from yxt_provider.campaign.recipients import Recipient
     from yxt_provider.campaign.run import CampaignRun
     from yxt_provider.campaign.sender import SendSettings
+    from yxt_provider.campaign.summary import CampaignSummary
+    from yxt_provider.campaign.window import SendWindow
     from yxt_provider.hooks.yxt import YxtHook
 
 __all__ = ["SendSmsOperator", "YxtCampaignStoppedError", "default_campaign_id"]
@@ -78,6 +81,20 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
     :param max_requests_per_second: client-side pace; default from the connection.
     :param batch_size: numbers per request, at most 1000.
     :param progress_interval: seconds between progress lines in the log.
+    :param respect_opt_out: skip numbers on the ledger's opt-out list (default). ``False`` only
+        for transactional messages a recipient cannot refuse (a login code, a security alert,
+        a notice the law requires); see the compliance guide.
+    :param send_window: when the campaign may send, e.g. ``"08:00-21:00"``,
+        ``"mon-fri 09:00-18:00"``, ``"22:00-06:00"``, several spans with ``;`` (or a list).
+        Started outside it, the task defers, holding no worker, until it opens; reaching its
+        end, it stops between batches, defers, and resumes at the next opening.
+    :param window_timezone: the zone of ``send_window``'s times (default Asia/Shanghai).
+    :param marketing: a commercial message: before anything is sent, every text must carry a
+        【signature】 and a way to refuse (such as 回复TD退订); opt-outs are always honoured, and
+        the window defaults to 08:00-21:00.
+    :param frequency_cap: at most this many messages to one number across every campaign of
+        the ledger, e.g. ``"3/day"``, ``"1/hour"``, ``"5/7days"``; capped numbers are skipped and
+        counted.
     """
 
     template_fields: Sequence[str] = (
@@ -116,6 +133,11 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         max_requests_per_second: float | None = None,
         batch_size: int = MAX_NUMBERS_PER_REQUEST,
         progress_interval: float = 10.0,
+        respect_opt_out: bool = True,
+        send_window: str | Sequence[str] | SendWindow | None = None,
+        window_timezone: str = "Asia/Shanghai",
+        marketing: bool = False,
+        frequency_cap: str | FrequencyCap | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -146,6 +168,16 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         self.max_requests_per_second = max_requests_per_second
         self.batch_size = batch_size
         self.progress_interval = progress_interval
+        self.respect_opt_out = respect_opt_out
+        self.marketing = marketing
+        # Parsed now, so a mistyped window or cap fails when the DAG file is parsed.
+        self.send_window = _parse_window(send_window, window_timezone, marketing=marketing)
+        self.frequency_cap = _parse_cap(frequency_cap)
+        if marketing and not respect_opt_out:
+            raise ValueError(
+                "marketing=True needs respect_opt_out=True: MIIT Order 31 forbids commercial messages "
+                "to people who refused them"
+            )
         self._run: CampaignRun | None = None
 
     @cached_property
@@ -156,7 +188,12 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         return YxtHook(yxt_conn_id=self.yxt_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Plan or resume the campaign, then send it (or only plan it, for a dry run)."""
+        """Plan or resume the campaign, then send it (or only plan it, for a dry run).
+
+        Outside the send window, or when the window closes mid-campaign, the task defers
+        until the next opening and comes back in :meth:`execute_in_window`.
+        """
+        from yxt_provider.campaign.compliance import CompliancePolicy
         from yxt_provider.campaign.content import MessageContent
         from yxt_provider.campaign.errors import (
             CampaignIncompleteError,
@@ -180,6 +217,12 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
             recipients=self._read_recipients,
             batch_size=self.batch_size,
             allow_empty=self.allow_empty,
+            policy=CompliancePolicy(
+                respect_opt_out=self.respect_opt_out,
+                frequency_cap=self.frequency_cap,
+                marketing=self.marketing,
+            ),
+            window=self.send_window,
         )
         try:
             check_template_id(self.template_id, self.hook.templates, self.yxt_conn_id)
@@ -189,9 +232,12 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
             # client's back-off. Everything else keeps the connection's retry settings.
             client = self.hook.settings.make_client(retry=replace(self.hook.retry, retry_throttled=False))
             try:
-                return run.send(client, self._send_settings()).to_dict()
+                summary = run.send(client, self._send_settings())
             finally:
                 client.close()
+            if summary.resume_at is not None:
+                self._defer_until(summary)
+            return summary.to_dict()
         except (CampaignRejected, CampaignStoppedError, CampaignIncompleteError, YxtConnectionError) as exc:
             summary = getattr(exc, "summary", None) or CampaignSummary(
                 campaign_id=run.campaign_id, dry_run=self.plan_only, status="rejected", error=str(exc)
@@ -205,6 +251,32 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
             raise AirflowFailException(str(exc)) from None
         finally:
             self.hook.close()
+
+    def execute_in_window(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after waiting for the send window: the same as :meth:`execute`, from the ledger.
+
+        :param context: the task context.
+        :param event: the time trigger's event (unused: the ledger says where to go on).
+        """
+        return self.execute(context)
+
+    def _defer_until(self, summary: CampaignSummary) -> None:
+        """Free the worker until the send window opens; the triggerer wakes the task then."""
+        import pendulum
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        moment = pendulum.parse(str(summary.resume_at))
+        assert isinstance(moment, pendulum.DateTime), summary.resume_at
+        assert self.send_window is not None, "only a send window defers the campaign"
+        local = moment.in_timezone(self.send_window.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        self.log.info(
+            "Campaign %s %s (%d sent so far, %d to go): deferring, holding no worker, until the send "
+            "window (%s) opens at %s",
+            summary.campaign_id, summary.status, summary.sent + summary.skipped,
+            summary.planned - summary.sent - summary.skipped,
+            self.send_window.describe(), local,
+        )  # fmt: skip
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_in_window")
 
     def _hand_on(self, context: Context, summary: dict[str, Any]) -> None:
         """Push the summary of a failed try as the task's return value.
@@ -246,6 +318,25 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
             max_requests_per_second=self.max_requests_per_second or self.hook.max_requests_per_second,
             progress_interval=self.progress_interval,
         )
+
+
+def _parse_window(spec: Any, timezone: str, *, marketing: bool) -> SendWindow | None:
+    """The send window, parsed; marketing campaigns default to 08:00-21:00 in ``timezone``."""
+    if spec is None and not marketing:
+        return None
+    from yxt_provider.campaign.window import MARKETING_WINDOW, SendWindow
+
+    if spec is None:
+        return SendWindow(spans=MARKETING_WINDOW.spans, timezone=timezone)
+    return SendWindow.parse(spec, timezone)
+
+
+def _parse_cap(spec: str | FrequencyCap | None) -> FrequencyCap | None:
+    if spec is None:
+        return None
+    from yxt_provider.campaign.compliance import FrequencyCap
+
+    return FrequencyCap.parse(spec)
 
 
 def _check_arguments(

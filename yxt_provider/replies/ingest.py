@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from yxt_provider.client.errors import YxtProtocolError
-from yxt_provider.ledger.opt_out_store import DEFAULT_OPT_OUT_KEYWORDS
+from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS
 
 if TYPE_CHECKING:
     from yxt_provider.client.models import ReplyPage

@@ -14,7 +14,7 @@ a lost event (the triggerer died after yielding) or a repeated one harmless.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
 from yxt_provider.hooks.ledger import open_ledger
+from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS, check_opt_out_keywords
 
 if TYPE_CHECKING:
     from yxt_provider.ledger import Ledger
@@ -46,6 +47,8 @@ class YxtRepliesTrigger(BaseEventTrigger):
     :param max_pages: pages read at most per poll.
     :param attribution_window_seconds: how long after a campaign messaged a number a reply
         from it still answers that campaign.
+    :param opt_out_keywords: replies that put their number on the opt-out list (see
+        ``FetchRepliesOperator``).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class YxtRepliesTrigger(BaseEventTrigger):
         poll_interval: float = 30.0,
         max_pages: int = 100,
         attribution_window_seconds: float = 7 * 86_400,
+        opt_out_keywords: Sequence[str] = DEFAULT_OPT_OUT_KEYWORDS,
     ) -> None:
         super().__init__()
         if poll_interval <= 0:
@@ -65,6 +69,7 @@ class YxtRepliesTrigger(BaseEventTrigger):
         self.poll_interval = float(poll_interval)
         self.max_pages = int(max_pages)
         self.attribution_window_seconds = float(attribution_window_seconds)
+        self.opt_out_keywords = list(check_opt_out_keywords(opt_out_keywords))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-able kwargs; connection ids only, never credentials."""
@@ -76,6 +81,7 @@ class YxtRepliesTrigger(BaseEventTrigger):
                 "poll_interval": self.poll_interval,
                 "max_pages": self.max_pages,
                 "attribution_window_seconds": self.attribution_window_seconds,
+                "opt_out_keywords": self.opt_out_keywords,
             },
         )
 
@@ -99,6 +105,7 @@ class YxtRepliesTrigger(BaseEventTrigger):
                         max_pages=self.max_pages,
                         max_seconds=self.poll_interval,
                         attribution_window=timedelta(seconds=self.attribution_window_seconds),
+                        opt_out_keywords=self.opt_out_keywords,
                     )
                 # Broad on purpose: a watcher that dies stops the DAG's event schedule, while a
                 # gateway, connection or database fixed later should simply be polled again.
