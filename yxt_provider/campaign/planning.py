@@ -27,7 +27,8 @@ __all__ = [
     "plan_fingerprint",
 ]
 
-# Long messages are capped by carriers at a few hundred characters; 500 is the common ceiling.
+#: Longest message text, in UTF-16 code units (an emoji counts two): carriers cap long messages
+#: at a few hundred characters; 500 is the common ceiling.
 MAX_CONTENT_UNITS = 500
 
 

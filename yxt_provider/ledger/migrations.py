@@ -130,6 +130,7 @@ def _make_ledger_identity(conn: Connection) -> None:
     )
 
 
+#: The schema versions, in order; each step is applied once, inside the schema lock.
 STEPS: list[MigrationStep] = [
     MigrationStep(
         1,
@@ -154,6 +155,7 @@ STEPS: list[MigrationStep] = [
         ),
     ),
 ]
+#: The schema version this package writes.
 LATEST_VERSION = STEPS[-1].version
 
 

@@ -41,12 +41,15 @@ __all__ = [
     "schema_version",
 ]
 
+#: The statuses of a campaign row.
 CAMPAIGN_STATUSES = ("planned", "sending", "sent", "failed")
+#: The states of a batch row.
 BATCH_STATES = ("planned", "attempted", "sent", "failed")
+#: The statuses of a message (the views give the effective one).
 MESSAGE_STATUSES = ("planned", "sent", "delivered", "failed")
-# Why an input row was set aside instead of planned.
+#: Why an input row was set aside instead of planned.
 EXCLUSION_REASONS = ("invalid", "duplicate")
-# A message in one of these has its final answer; a later receipt never changes it.
+#: A message in one of these has its final answer; a later receipt never changes it.
 FINAL_MESSAGE_STATUSES = ("delivered", "failed")
 
 # Long enough for "dag.run.task.map_index" style identities built by the campaign layer.
@@ -70,6 +73,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        """The value to store: UTC, without its zone where the backend keeps none (``None`` stays ``None``).
+
+        :raises TypeError: for a value that is not a datetime.
+        :raises ValueError: for a naive datetime.
+        """
         if value is None:
             return None
         if not isinstance(value, datetime):
@@ -82,6 +90,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return as_utc.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """The value read back, always an aware UTC datetime (``None`` stays ``None``)."""
         if value is None:
             return None
         if not isinstance(value, datetime):
@@ -92,8 +101,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
+#: The ``MetaData`` every ledger table belongs to.
 metadata = sa.MetaData()
 
+#: ``yxt_schema_version``: one row, the schema version.
 schema_version = sa.Table(
     "yxt_schema_version",
     metadata,
@@ -103,6 +114,7 @@ schema_version = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: ``yxt_campaigns``: one row per campaign (its task, template, status, error).
 campaigns = sa.Table(
     "yxt_campaigns",
     metadata,
@@ -124,6 +136,7 @@ campaigns = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
+#: ``yxt_batches``: one row per batch of a campaign (serial, text, state, attempts).
 batches = sa.Table(
     "yxt_batches",
     metadata,
@@ -148,6 +161,7 @@ batches = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
+#: ``yxt_messages``: one row per planned recipient (number, batch, position, receipt).
 messages = sa.Table(
     "yxt_messages",
     metadata,
@@ -187,6 +201,7 @@ messages = sa.Table(
     sqlite_with_rowid=False,
 )
 
+#: ``yxt_receipts``: every receipt read from the gateway, ours or not.
 receipts = sa.Table(
     "yxt_receipts",
     metadata,
@@ -200,6 +215,7 @@ receipts = sa.Table(
     sqlite_with_rowid=False,
 )
 
+#: ``yxt_ledger_identity``: one row, the random key that makes this ledger's serials its own.
 ledger_identity = sa.Table(
     "yxt_ledger_identity",
     metadata,
@@ -211,6 +227,7 @@ ledger_identity = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+#: ``yxt_excluded_recipients``: input rows set aside (invalid, duplicate), with their row number.
 excluded_recipients = sa.Table(
     "yxt_excluded_recipients",
     metadata,
@@ -225,6 +242,7 @@ excluded_recipients = sa.Table(
     sa.Column("duplicate_of_row", sa.Integer, nullable=True),
 )
 
+#: ``yxt_replies``: inbound replies, identified by their content and occurrence.
 replies = sa.Table(
     "yxt_replies",
     metadata,
@@ -247,6 +265,7 @@ replies = sa.Table(
     sa.Index("ix_yxt_replies_number_time", "user_number", "reply_time"),
 )
 
+#: ``yxt_reply_handled``: which consumer has handled which reply.
 reply_handled = sa.Table(
     "yxt_reply_handled",
     metadata,
