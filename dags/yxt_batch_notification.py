@@ -42,6 +42,7 @@ with DAG(
         ),
     },
 ):
+    # [START howto_recipients_from_task]
     # show_return_value_in_logs=False: the return value holds phone numbers, which never go to logs.
     @task(show_return_value_in_logs=False)
     def patients(params: dict[str, Any] | None = None) -> list[dict[str, str]]:
@@ -57,6 +58,9 @@ with DAG(
             )
         return rows
 
+    # [END howto_recipients_from_task]
+
+    # [START howto_operator_send_sms]
     # Recipients whose text comes out the same share a request, so 500 patients are 18 requests.
     send = SendSmsOperator(
         task_id="send",
@@ -64,7 +68,9 @@ with DAG(
         content="【XX医院】{{ name }}您好，您预约的{{ service }}将于{{ time }}开始，请准时到达。",
         template_id=APPOINTMENT_TEMPLATE,
     )
+    # [END howto_operator_send_sms]
 
+    # [START howto_sensor_sms_delivery]
     wait = SmsDeliverySensor(
         task_id="wait_for_delivery",
         campaign_id=send.output,  # the summary dict; its "campaign_id" is used
@@ -77,7 +83,9 @@ with DAG(
         pending_timeout=timedelta(minutes=30),
         result_meanings=RESULT_MEANINGS,
     )
+    # [END howto_sensor_sms_delivery]
 
+    # [START howto_operator_sms_delivery_report]
     report = SmsDeliveryReportOperator(
         task_id="delivery_report",
         campaign_id=send.output,  # the summary dict; its "campaign_id" is used
@@ -89,3 +97,4 @@ with DAG(
     )
 
     wait >> report
+    # [END howto_operator_sms_delivery_report]

@@ -15,6 +15,7 @@ from airflow.sdk import DAG
 
 from yxt_provider.operators.receipts import FetchReceiptsOperator
 
+# [START howto_operator_fetch_receipts]
 with DAG(
     dag_id="yxt_receipts_sync",
     schedule=timedelta(minutes=1),
@@ -31,3 +32,4 @@ with DAG(
         retry_delay=timedelta(seconds=10),
         execution_timeout=timedelta(minutes=4),
     )
+# [END howto_operator_fetch_receipts]

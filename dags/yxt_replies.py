@@ -28,6 +28,7 @@ from yxt_provider.triggers.replies import YxtRepliesTrigger
 LEDGER_CONN_ID: str | None = None
 CONSUMER = "yxt_replies_example"
 CONFIRMING = frozenset({"1", "确认", "是", "y", "yes"})
+# [START howto_trigger_yxt_replies]
 # The trigger's kwargs identify the watcher: change them and Airflow starts a new trigger.
 REPLIES = Asset(
     "yxt_replies",
@@ -40,9 +41,11 @@ REPLIES = Asset(
         )
     ],
 )
+# [END howto_trigger_yxt_replies]
 
 log = logging.getLogger(__name__)
 
+# [START howto_dag_on_replies]
 with DAG(
     dag_id="yxt_replies",
     schedule=[REPLIES],
@@ -51,6 +54,7 @@ with DAG(
     max_active_runs=1,
     tags=["yxt", "example"],
 ):
+    # [END howto_dag_on_replies]
 
     @task
     def handle_replies() -> dict[str, Any]:
@@ -70,6 +74,7 @@ with DAG(
         )
         appointments.create(ledger.engine, checkfirst=True)
         handled = confirmed = 0
+        # [START howto_take_replies]
         while True:
             with ledger.take_replies(CONSUMER) as batch:
                 for reply in batch.replies:
@@ -93,6 +98,7 @@ with DAG(
                 handled += len(batch.replies)
             if not batch.replies:
                 break
+        # [END howto_take_replies]
         log.info("Handled %d replies: %d appointments confirmed", handled, confirmed)
         return {"handled": handled, "confirmed": confirmed}
 

@@ -44,10 +44,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Seconds to connect and to read when the ``timeout`` extra is not set.
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+#: HTTP connections kept per host when ``pool_size`` is not set (or ``max_in_flight``, if larger).
 DEFAULT_POOL_SIZE = 10
+#: Send requests one task keeps in flight when ``max_in_flight`` is not set.
 DEFAULT_MAX_IN_FLIGHT = 4
-# The form's fields are the extras: one list, so a new field cannot be forgotten here.
+#: The extras a connection may have: the form's fields, one list, so a new field cannot be forgotten
+#: here.
 KNOWN_EXTRAS: frozenset[str] = frozenset(YXT_CONN_FIELDS)
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})

@@ -23,15 +23,17 @@ __all__ = [
 ]
 
 PACKAGE_NAME = "yxt-provider"
+#: The integration's name in Airflow's UI.
 INTEGRATION_NAME = "YXT SMS"
+#: The connection type, ``yxt``.
 CONNECTION_TYPE = "yxt"
-# The connection id hooks, operators and sensors use when none is given.
+#: The connection id hooks, operators and sensors use when none is given.
 DEFAULT_CONN_ID = "yxt_default"
 HOOK_CLASS_NAME = "yxt_provider.hooks.yxt.YxtHook"
 # Keep in step with ``yxt_provider.__version__`` (not imported here to keep discovery import-free).
 VERSION = "0.1.0"
 
-# Custom fields of the connection form; each is stored under the same key in the connection's extra.
+#: Custom fields of the connection form; each is stored under the same key in the connection's extra.
 YXT_CONN_FIELDS: dict[str, dict[str, Any]] = {
     "sp_code": {
         "label": "Enterprise code (x-sp-code)",
@@ -109,6 +111,7 @@ YXT_CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: How the connection form shows Airflow's standard fields: hidden, relabelled, placeholders.
 YXT_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema"],
     "relabeling": {

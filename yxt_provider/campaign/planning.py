@@ -28,7 +28,8 @@ __all__ = [
     "without_numbers",
 ]
 
-# Long messages are capped by carriers at a few hundred characters; 500 is the common ceiling.
+#: Longest message text, in UTF-16 code units (an emoji counts two): carriers cap long messages
+#: at a few hundred characters; 500 is the common ceiling.
 MAX_CONTENT_UNITS = 500
 
 

@@ -27,7 +27,7 @@ __all__ = [
     "iter_recipients",
 ]
 
-# Column / key names recognised as "the phone number" when none is given explicitly.
+#: Column / key names recognised as "the phone number" when none is given explicitly.
 NUMBER_FIELDS = (
     "number",
     "phone",
@@ -86,7 +86,7 @@ class CleanRecipients:
     excluded: list[ExcludedRecipient] = field(default_factory=list)
 
     def valid_rows(self) -> Iterator[int]:
-        """The source row of each valid recipient, in :attr:`valid`'s order.
+        """The source row of each valid recipient, in the order of ``valid``.
 
         Derived rather than stored: the valid rows are the rows not excluded, in order, so a
         million valid recipients cost no second table.

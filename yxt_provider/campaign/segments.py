@@ -11,7 +11,9 @@ import math
 
 __all__ = ["MULTIPART_UNITS", "SINGLE_MESSAGE_UNITS", "segments_for", "utf16_units"]
 
+#: UTF-16 units that fit in one message.
 SINGLE_MESSAGE_UNITS = 70
+#: UTF-16 units per part of a longer message (3 of 70 go to the concatenation header).
 MULTIPART_UNITS = 67
 
 

@@ -62,7 +62,9 @@ class SerialCollisionError(YxtError):
     code = 15
 
 
-# Errors that no retry can fix: stop the campaign at once.
+#: Errors that no retry can fix: they stop the campaign at once. Clock skew (507) is among them: the
+#: client already retried once with a fresh request id, and a task retry on the same worker would
+#: meet the same clock.
 FATAL_ERRORS: tuple[type[BaseException], ...] = (
     YxtConfigError,
     YxtAccountError,

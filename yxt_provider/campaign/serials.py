@@ -15,6 +15,7 @@ __all__ = ["MAX_BATCHES_PER_CAMPAIGN", "campaign_serial_prefix", "serial_for_bat
 
 _PREFIX_DIGITS = 14
 _INDEX_DIGITS = 6
+#: Batches one campaign may have: the batch index takes the last six digits of the 20-digit serial.
 MAX_BATCHES_PER_CAMPAIGN = 10**_INDEX_DIGITS
 
 

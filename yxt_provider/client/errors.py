@@ -287,6 +287,7 @@ class YxtGatewayError(YxtResultError):
     """A result code the protocol does not list."""
 
 
+#: Result code → the exception class raised for it; codes not listed raise :class:`YxtGatewayError`.
 ERRORS_BY_CODE: dict[int, type[YxtResultError]] = {
     cls.code: cls
     for cls in (
@@ -319,7 +320,7 @@ def error_for_code(code: int, msg: str = "", *, context: str = "") -> YxtResultE
 def explain(exc: YxtError, *, fallback: str = "The gateway refused the call.") -> str:
     """Return ``"<summary> <exception text>"``: what went wrong in plain words, then the details.
 
-    The summary comes from the exception's class (:attr:`YxtError.summary`); the exception
+    The summary comes from the exception's class (``YxtError.summary``); the exception
     text carries the code, the gateway's message and the class's hint.
 
     :param exc: the failure.

@@ -14,7 +14,7 @@ from yxt_provider.client.numbers import mask_number
 
 __all__ = ["GATEWAY_TIMEZONE", "Receipt", "Reply", "ReplyPage", "SendResult", "parse_gateway_time"]
 
-# Times in payloads carry no zone; the gateway runs on Beijing time.
+#: Times in payloads carry no zone; the gateway runs on Beijing time.
 GATEWAY_TIMEZONE = "Asia/Shanghai"
 
 

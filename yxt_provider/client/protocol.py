@@ -21,12 +21,19 @@ __all__ = [
     "build_send_body",
 ]
 
+#: Path of the send call.
 PATH_SEND = "/api/sms/send"
+#: Path of the delivery-receipt call (read once).
 PATH_REPORT = "/info/sms/report"
+#: Path of the reply query.
 PATH_QUERY = "/info/sms/reply/query"
+#: Path of the reply confirmation (``maxId``).
 PATH_CONFIRM = "/info/sms/reply/confirm"
+#: Most numbers one send request may carry (more: code 9).
 MAX_NUMBERS_PER_REQUEST = 1000
+#: A serial number: exactly 20 ASCII digits (else code 14).
 SERIAL_PATTERN = re.compile(r"[0-9]{20}")
+#: The send ``type`` of an SMS, the only one the protocol has (else code 39).
 SEND_TYPE_SMS = "1"
 
 

@@ -8,6 +8,7 @@ import time
 
 __all__ = ["REQUEST_ID_PATTERN", "new_request_id", "request_id_time_ms"]
 
+#: A request id: exactly 19 ASCII digits.
 REQUEST_ID_PATTERN = re.compile(r"[0-9]{19}")
 
 

@@ -1,0 +1,1 @@
+"""Airflow hooks: ``YxtHook`` (the gateway connection) and ``YxtLedgerHook`` (the ledger's database)."""

@@ -23,6 +23,8 @@ __all__ = ["DEFAULT_LEDGER_FILENAME", "LedgerUserMixin", "YxtLedgerHook", "defau
 
 log = logging.getLogger(__name__)
 
+#: The embedded SQLite ledger's file name under ``$AIRFLOW_HOME``, used when no ``ledger_conn_id`` is
+#: given.
 DEFAULT_LEDGER_FILENAME = "yxt_ledger.db"
 # Executors whose tasks all run on this machine, so a SQLite file is shared by all of them.
 _LOCAL_EXECUTORS = ("LocalExecutor", "SequentialExecutor", "DebugExecutor")
@@ -104,7 +106,7 @@ class YxtLedgerHook(BaseHook):
         """The campaign id in ``value`` (an id, or the send task's summary); the task fails when there is none.
 
         :param value: a campaign id, or ``send.output``.
-        :raises AirflowFailException: when ``value`` holds no campaign id.
+        :raises ~airflow.sdk.exceptions.AirflowFailException: when ``value`` holds no campaign id.
         """
         try:
             return campaign_id_of(value)
@@ -116,7 +118,7 @@ class YxtLedgerHook(BaseHook):
 
         :param value: a campaign id, or the send task's summary (``send.output``).
         :returns: the campaign id.
-        :raises AirflowFailException: when ``value`` holds no campaign id, or the ledger has no
+        :raises ~airflow.sdk.exceptions.AirflowFailException: when ``value`` holds no campaign id, or the ledger has no
             such campaign (the message says where it looked).
         """
         campaign_id = self.campaign_id_in(value)

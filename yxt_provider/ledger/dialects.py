@@ -249,6 +249,7 @@ def page_json(rows: Sequence[Sequence[Any]]) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------- plans
 
+#: The columns of a planned message row, in the order the plan writers take them.
 MESSAGE_PLAN_COLUMNS = (
     "serial_number",
     "phone",

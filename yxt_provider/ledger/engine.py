@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
+#: Seconds a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # One in-process write lock per SQLite engine (see write_transaction).
 _SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()

@@ -132,6 +132,7 @@ def _make_ledger_identity(conn: Connection) -> None:
     )
 
 
+#: The schema versions, in order; each step is applied once, inside the schema lock.
 STEPS: list[MigrationStep] = [
     MigrationStep(
         1,
@@ -161,6 +162,7 @@ STEPS: list[MigrationStep] = [
         _steps(_create(schema.opt_outs), _add_columns(schema.campaigns, "opted_out", "capped")),
     ),
 ]
+#: The schema version this package writes.
 LATEST_VERSION = STEPS[-1].version
 
 

@@ -28,10 +28,10 @@ __all__ = [
     "describe_result",
 ]
 
-# The receipt result code meaning "delivered"; every other code means failed.
+#: The receipt result code meaning "delivered"; every other code means failed.
 DELIVERED_RESULT = 0
-# Receipt result codes other than 0 are specific to the gateway and the mobile operator and
-# are not documented by the YXT interface, so only "delivered" has a known meaning.
+#: Receipt result code → meaning. Codes other than 0 are specific to the gateway and the mobile
+#: operator and not documented by the YXT interface, so only "delivered" has a known meaning.
 RESULT_MEANINGS: dict[int, str] = {DELIVERED_RESULT: "delivered"}
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "outcome_of",
 ]
 
+#: The columns of the per-recipient CSV export, in order.
 CSV_COLUMNS = (
     "row",
     "phone",

@@ -25,7 +25,7 @@ __all__ = ["RECEIPT_CHUNK_ROWS", "store_receipts"]
 
 log = logging.getLogger(__name__)
 
-# Receipts per SQL statement when storing: bounds statement size (and SQLite's JSON text).
+#: Receipts per SQL statement when storing: bounds statement size (and SQLite's JSON text).
 RECEIPT_CHUNK_ROWS = 5_000
 
 

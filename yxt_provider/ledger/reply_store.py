@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_ATTRIBUTION_WINDOW", "ReplyBatch", "reply_key", "store_replies", "take_replies"]
 
+#: How long after a campaign last messaged a number a reply from it is still attributed to that
+#: campaign.
 DEFAULT_ATTRIBUTION_WINDOW = timedelta(days=7)
 
 _m = schema.messages.c
@@ -164,7 +166,7 @@ def _attributor(
 class ReplyBatch:
     """Replies handed to one consumer, and the transaction they are handled in.
 
-    Write the consumer's own results through :attr:`connection`: they commit together with
+    Write the consumer's own results through ``connection``: they commit together with
     the marks that say these replies are handled, or not at all.
 
     :param consumer: who handles them.

@@ -42,13 +42,16 @@ __all__ = [
     "schema_version",
 ]
 
+#: The statuses of a campaign row.
 CAMPAIGN_STATUSES = ("planned", "sending", "sent", "failed")
-# "skipped": every number of a batch never attempted opted out before its turn; nothing to send.
+#: The states of a batch row; ``skipped``: every number of a batch never attempted opted out
+#: before its turn, so there is nothing to send.
 BATCH_STATES = ("planned", "attempted", "sent", "failed", "skipped")
+#: The statuses of a message (the views give the effective one).
 MESSAGE_STATUSES = ("planned", "sent", "delivered", "failed")
-# Why an input row was set aside instead of planned.
+#: Why an input row was set aside instead of planned.
 EXCLUSION_REASONS = ("invalid", "duplicate", "opted_out", "capped")
-# A message in one of these has its final answer; a later receipt never changes it.
+#: A message in one of these has its final answer; a later receipt never changes it.
 FINAL_MESSAGE_STATUSES = ("delivered", "failed")
 
 # Long enough for "dag.run.task.map_index" style identities built by the campaign layer.
@@ -72,6 +75,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        """The value to store: UTC, without its zone where the backend keeps none (``None`` stays ``None``).
+
+        :raises TypeError: for a value that is not a datetime.
+        :raises ValueError: for a naive datetime.
+        """
         if value is None:
             return None
         if not isinstance(value, datetime):
@@ -84,6 +92,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return as_utc.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """The value read back, always an aware UTC datetime (``None`` stays ``None``)."""
         if value is None:
             return None
         if not isinstance(value, datetime):
@@ -94,8 +103,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
+#: The ``MetaData`` every ledger table belongs to.
 metadata = sa.MetaData()
 
+#: ``yxt_schema_version``: one row, the schema version.
 schema_version = sa.Table(
     "yxt_schema_version",
     metadata,
@@ -105,6 +116,7 @@ schema_version = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: ``yxt_campaigns``: one row per campaign (its task, template, status, error).
 campaigns = sa.Table(
     "yxt_campaigns",
     metadata,
@@ -130,6 +142,7 @@ campaigns = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
+#: ``yxt_batches``: one row per batch of a campaign (serial, text, state, attempts).
 batches = sa.Table(
     "yxt_batches",
     metadata,
@@ -154,6 +167,7 @@ batches = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
+#: ``yxt_messages``: one row per planned recipient (number, batch, position, receipt).
 messages = sa.Table(
     "yxt_messages",
     metadata,
@@ -193,6 +207,7 @@ messages = sa.Table(
     sqlite_with_rowid=False,
 )
 
+#: ``yxt_receipts``: every receipt read from the gateway, ours or not.
 receipts = sa.Table(
     "yxt_receipts",
     metadata,
@@ -206,6 +221,7 @@ receipts = sa.Table(
     sqlite_with_rowid=False,
 )
 
+#: ``yxt_ledger_identity``: one row, the random key that makes this ledger's serials its own.
 ledger_identity = sa.Table(
     "yxt_ledger_identity",
     metadata,
@@ -217,6 +233,7 @@ ledger_identity = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+#: ``yxt_excluded_recipients``: input rows set aside (invalid, duplicate), with their row number.
 excluded_recipients = sa.Table(
     "yxt_excluded_recipients",
     metadata,
@@ -231,6 +248,7 @@ excluded_recipients = sa.Table(
     sa.Column("duplicate_of_row", sa.Integer, nullable=True),
 )
 
+#: ``yxt_replies``: inbound replies, identified by their content and occurrence.
 replies = sa.Table(
     "yxt_replies",
     metadata,
@@ -253,6 +271,7 @@ replies = sa.Table(
     sa.Index("ix_yxt_replies_number_time", "user_number", "reply_time"),
 )
 
+#: ``yxt_reply_handled``: which consumer has handled which reply.
 reply_handled = sa.Table(
     "yxt_reply_handled",
     metadata,

@@ -44,8 +44,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Rows per executemany when writing a plan: large enough to amortise the per-call cost,
-# small enough that a million-recipient plan never holds more than this many rows.
+#: Rows per executemany when writing a plan: large enough to amortise the per-call cost, small enough
+#: that a million-recipient plan never holds more than this many rows.
 PLAN_CHUNK_ROWS = 10_000
 
 _c = schema.campaigns.c

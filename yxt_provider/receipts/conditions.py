@@ -16,6 +16,7 @@ __all__ = ["CONDITIONS", "DeliveryOutcome", "describe_condition", "evaluate_cond
 
 ALL_FINAL = "all_final"
 DELIVERED_SHARE = "delivered_share"
+#: The conditions a wait for delivery may take: ``all_final`` and ``delivered_share``.
 CONDITIONS = (ALL_FINAL, DELIVERED_SHARE)
 
 

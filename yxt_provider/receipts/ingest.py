@@ -46,7 +46,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Pages one drain reads at most by default.
 DEFAULT_MAX_PAGES = 1000
+#: Seconds one drain runs at most by default (at least one page is always read).
 DEFAULT_MAX_SECONDS = 60.0
 
 # Why a drain stopped.

@@ -36,7 +36,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Pages one drain reads at most by default.
 DEFAULT_MAX_PAGES = 100
+#: Seconds one drain runs at most by default.
 DEFAULT_MAX_SECONDS = 60.0
 _DEFAULT_WINDOW = timedelta(days=7)
 

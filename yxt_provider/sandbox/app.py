@@ -22,6 +22,7 @@ __all__ = ["CONTROL_PREFIX", "control_router", "create_app"]
 
 log = logging.getLogger(__name__)
 
+#: Where the control plane is mounted, when it is on.
 CONTROL_PREFIX = "/_sandbox"
 _GATEWAY_JSON = "application/json;charset=UTF-8"
 _ROUTES = {"send": PATH_SEND, "report": PATH_REPORT, "query": PATH_QUERY, "confirm": PATH_CONFIRM}

@@ -23,12 +23,17 @@ __all__ = [
     "SandboxConfig",
 ]
 
-# The credentials of PROTOCOL.md's test vectors, so its examples work against the sandbox.
+#: The enterprise code of the protocol document's test vectors, so its examples work against the
+#: sandbox.
 DEFAULT_SP_CODE = "100001"
+#: The app key of the protocol document's test vectors.
 DEFAULT_APP_KEY = "demo_app"
+#: The app secret of the protocol document's test vectors.
 DEFAULT_APP_SECRET = "s3cr3t"
 
+#: The gateway calls, as faults and rate limits name them.
 ENDPOINTS: tuple[str, ...] = ("send", "report", "query", "confirm")
+#: The kinds of fault the sandbox can inject.
 FAULT_KINDS: tuple[str, ...] = (
     "latency",
     "http_500",
@@ -38,6 +43,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "accept_then_cut",
 )
 
+#: Template id → template text of the default account.
 DEFAULT_TEMPLATES: dict[str, str] = {
     # Fits PROTOCOL.md's test-vector message ("您的验证码为 4578，有效期为30分钟。(测试)").
     "2031012220113": "您的验证码为{code}，有效期为{minutes}分钟。(测试)",

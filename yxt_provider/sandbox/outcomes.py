@@ -36,14 +36,20 @@ __all__ = [
     "share_draw",
 ]
 
+#: Numbers starting with this are always delivered.
 MAGIC_DELIVERED = "1990000"
+#: Numbers starting with this always fail (receipt result ``fail_result``).
 MAGIC_FAILED = "1990001"
+#: Numbers starting with this never get a receipt.
 MAGIC_NO_RECEIPT = "1990002"
+#: Numbers starting with this are delivered, then reply ``TD``.
 MAGIC_REPLY_TD = "1990003"
+#: Numbers starting with this are delivered, then reply ``1``.
 MAGIC_REPLY_ONE = "1990004"
+#: A send holding a number starting with this is rejected whole with code 13.
 MAGIC_REJECT_BALANCE = "1990009"
 
-# The text a magic number replies with once its receipt is out.
+#: The text a magic number replies with once its receipt is out.
 MAGIC_REPLIES: dict[str, str] = {MAGIC_REPLY_TD: "TD", MAGIC_REPLY_ONE: "1"}
 _ALWAYS_DELIVERED = frozenset({MAGIC_DELIVERED, MAGIC_REPLY_TD, MAGIC_REPLY_ONE})
 

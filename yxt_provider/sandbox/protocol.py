@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = ["TRANSPORT_SCOPE_KEY", "cut_answer", "drop_connection", "sandbox_http_protocol"]
 
+#: The ASGI scope key under which the sandbox's HTTP protocol exposes its transport to the app.
 TRANSPORT_SCOPE_KEY = "yxt.transport"
 
 

@@ -23,10 +23,11 @@ __all__ = [
     "format_reply_time",
 ]
 
+#: Beijing time, the zone of the gateway's reply times.
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _REPLY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-# The original document's wording for each code.
+#: The original document's wording for each result code.
 MESSAGES: dict[int, str] = {
     0: "OK",
     1: "提交参数校验错误",

@@ -50,6 +50,7 @@ __all__ = [
     "timeout_outcome",
 ]
 
+#: What ``on_timeout`` may say.
 ON_TIMEOUT_CHOICES = ("fail", "succeed", "skip")
 # The trigger reports "timeout" itself at the deadline; the deferral timeout Airflow enforces is
 # only a backstop for a trigger that stopped polling, so it gets this much slack.
