@@ -25,10 +25,10 @@ ONCALL = ["13800000001", "13800000002"]
 TEAM_LEAD = ["13900000009"]
 DEADLINE = timedelta(seconds=20)
 
-# [START yxt_alerting_notifiers]
+# [START howto_notifier_callbacks]
 oncall = YxtSmsNotifier(recipients=ONCALL, template_id=ALERT_TEMPLATE)
 lead = YxtSmsNotifier(recipients=TEAM_LEAD, template_id=ALERT_TEMPLATE, final_failure_only=True)
-# [END yxt_alerting_notifiers]
+# [END howto_notifier_callbacks]
 
 with DAG(
     dag_id="yxt_alerting",
@@ -37,22 +37,22 @@ with DAG(
     catchup=False,
     tags=["yxt", "example"],
     params={"slow_seconds": 40},
-    # [START yxt_alerting_deadline]
+    # [START howto_notifier_deadline]
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=DEADLINE,
         # Runs in the triggerer: the notifier's async_notify, which never blocks the loop.
         callback=AsyncCallback(YxtSmsNotifier, kwargs={"recipients": ONCALL, "template_id": ALERT_TEMPLATE}),
     ),
-    # [END yxt_alerting_deadline]
+    # [END howto_notifier_deadline]
 ):
-    # [START yxt_alerting_task]
+    # [START howto_notifier_task]
     @task(retries=1, retry_delay=timedelta(seconds=2), on_retry_callback=[oncall, lead],
           on_failure_callback=[oncall, lead])  # fmt: skip
     def load_partner_file() -> None:
         raise FileNotFoundError("partner file not delivered")
 
-    # [END yxt_alerting_task]
+    # [END howto_notifier_task]
 
     @task
     def slow_report(params: dict[str, int] | None = None) -> None:

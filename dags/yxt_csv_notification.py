@@ -39,7 +39,7 @@ with DAG(
         path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
         return str(path)
 
-    # [START yxt_csv_notification]
+    # [START howto_dag_csv_notification]
     send = SendSmsOperator(
         task_id="send",
         recipients_file=write_sample_file(),  # a path (templated) or an ObjectStoragePath
@@ -53,4 +53,4 @@ with DAG(
         csv_path="{{ ti.xcom_pull(task_ids='write_sample_file') | replace('.csv', '_report.csv') }}",
         trigger_rule="all_done",
     )
-    # [END yxt_csv_notification]
+    # [END howto_dag_csv_notification]

@@ -66,7 +66,7 @@ with DAG(
             conn.execute(book.insert(), rows)
         return len(rows)
 
-    # [START yxt_daily_reminders]
+    # [START howto_dag_daily_reminders]
     remind = SendSmsOperator(
         task_id="remind",
         recipients_sql=(
@@ -79,6 +79,6 @@ with DAG(
         campaign_id="reminders-{{ ds }}",  # one campaign per day: re-runs and clears send nothing twice
         allow_empty=True,  # Saturday's run finds no one (closed on Sundays): succeed with nothing sent
     )
-    # [END yxt_daily_reminders]
+    # [END howto_dag_daily_reminders]
 
     book_appointments() >> remind

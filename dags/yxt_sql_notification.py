@@ -54,7 +54,7 @@ with DAG(
             conn.execute(table.insert(), rows)
         return len(rows)
 
-    # [START yxt_sql_notification]
+    # [START howto_dag_sql_notification]
     send = SendSmsOperator(
         task_id="send",
         recipients_sql="SELECT mobile, name, amount, due FROM yxt_example_repayments",
@@ -69,6 +69,6 @@ with DAG(
         ledger_conn_id=LEDGER_CONN_ID,
         trigger_rule="all_done",  # also after a failed send: what was sent, what was not, why
     )
-    # [END yxt_sql_notification]
+    # [END howto_dag_sql_notification]
 
     fill_repayments() >> send >> report

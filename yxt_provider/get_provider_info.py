@@ -160,6 +160,7 @@ def get_provider_info() -> dict[str, Any]:
                     "yxt_provider.operators.receipts",
                     "yxt_provider.operators.replies",
                     "yxt_provider.operators.report",
+                    "yxt_provider.operators.opt_outs",
                 ],
             }
         ],

@@ -104,7 +104,7 @@ class CleanRecipients:
     def set_aside(self, numbers: Collection[str], reason: str) -> int:
         """Move valid numbers out of the plan, each with its row and ``reason``; returns how many.
 
-        :param numbers: normalised numbers among :attr:`valid` (others are ignored).
+        :param numbers: normalised numbers among ``valid`` (others are ignored).
         :param reason: ``opted_out`` or ``capped`` (the counter of that name grows).
         """
         if reason not in ("opted_out", "capped"):

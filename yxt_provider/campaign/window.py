@@ -61,7 +61,8 @@ class DailySpan:
     """One daily span of a window: from ``start`` to ``end`` on ``days``.
 
     :param start: opening time of day.
-    :param end: closing time of day; earlier than ``start`` means the span crosses midnight.
+    :param end: closing time of day; not after ``start`` means the span crosses midnight
+        (equal to it: the span lasts 24 hours).
     :param days: weekdays the span opens on (0 = Monday); every day by default.
     """
 
@@ -82,8 +83,11 @@ class DailySpan:
                 "e.g. '08:00-21:00' or 'mon-fri 09:00-18:00'; several spans with ';'"
             )
         start, end = _clock(match["start"], spec), _clock(match["end"], spec)
-        if start == end:
-            raise ValueError(f"send_window {spec!r} opens and closes at the same time")
+        # An end written 24:00 after a 00:00 start is the whole day; other equal times are a slip.
+        if start == end and not match["end"].startswith("24"):
+            raise ValueError(
+                f"send_window {spec!r} opens and closes at the same time; for all day write '00:00-24:00'"
+            )
         return cls(start=start, end=end, days=_days(match["days"], spec))
 
     def describe(self) -> str:

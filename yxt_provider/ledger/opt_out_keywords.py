@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 __all__ = ["DEFAULT_OPT_OUT_KEYWORDS", "check_opt_out_keywords", "is_opt_out"]
 
-# The words Chinese SMS conventionally asks for (回复TD退订, 回T退订, 拒收请回复R), matched
-# after trimming and case-folding.
+#: The words Chinese SMS conventionally asks for (回复TD退订, 回T退订, 拒收请回复R), matched
+#: after trimming and case-folding.
 DEFAULT_OPT_OUT_KEYWORDS: tuple[str, ...] = ("TD", "T", "N", "R", "退订", "取消")
 
 

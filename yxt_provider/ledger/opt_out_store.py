@@ -149,14 +149,13 @@ def recent_message_counts(engine: Engine, numbers: Iterable[str], since: datetim
     source = expressions.messages_with_batches.join(schema.campaigns, _c.campaign_id == _m.campaign_id)
     with engine.connect() as conn:
         for chunk in _chunks(list(numbers)):
-            counts.update(
-                conn.execute(
-                    sa.select(_m.phone, sa.func.count())
-                    .select_from(source)
-                    .where(_m.phone.in_(chunk), counted)
-                    .group_by(_m.phone)
-                ).tuples()
+            rows = conn.execute(
+                sa.select(_m.phone, sa.func.count())
+                .select_from(source)
+                .where(_m.phone.in_(chunk), counted)
+                .group_by(_m.phone)
             )
+            counts.update((number, int(count)) for number, count in rows)
     return counts
 
 

@@ -282,6 +282,7 @@ reply_handled = sa.Table(
     sa.Column("handled_at", UTCDateTime, nullable=False),
 )
 
+#: ``yxt_opt_outs``: numbers that refused further messages, with when, how, and the reply that did it.
 opt_outs = sa.Table(
     "yxt_opt_outs",
     metadata,

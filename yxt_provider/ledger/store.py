@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
+from yxt_provider.client.numbers import normalize_numbers
 from yxt_provider.ledger import opt_out_store, read_models, receipt_store, reply_store, send_store
 from yxt_provider.ledger.engine import create_ledger_engine
 from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
@@ -237,18 +238,23 @@ class Ledger:
     def add_opt_outs(self, numbers: Iterable[str], *, source: str = "manual", note: str | None = None) -> int:
         """Put numbers on the opt-out list (kept as they are when already on it); returns how many are new.
 
-        :param numbers: normalised 11-digit numbers.
+        :param numbers: mobile numbers (``+86`` and separators are fine).
         :param source: ``manual`` or ``import`` (replies add themselves, as ``reply``).
         :param note: why, in your words (kept as evidence).
+        :raises InvalidNumberError: naming the first invalid number, masked; nothing is added then.
         """
-        return opt_out_store.add_opt_outs(self.engine, numbers, source=source, note=note)
+        return opt_out_store.add_opt_outs(self.engine, normalize_numbers(numbers), source=source, note=note)
 
     def remove_opt_outs(self, numbers: Iterable[str]) -> int:
         """Take numbers off the opt-out list (campaigns may send to them again); returns how many were on it.
 
-        :param numbers: normalised numbers.
+        Only for a number whose owner asked to receive messages again: the list is the
+        evidence that a refusal was honoured.
+
+        :param numbers: mobile numbers (``+86`` and separators are fine).
+        :raises InvalidNumberError: naming the first invalid number, masked; nothing is removed then.
         """
-        return opt_out_store.remove_opt_outs(self.engine, numbers)
+        return opt_out_store.remove_opt_outs(self.engine, normalize_numbers(numbers))
 
     def opted_out(self, numbers: Collection[str]) -> set[str]:
         """Which of ``numbers`` are on the opt-out list.

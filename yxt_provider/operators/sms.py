@@ -85,7 +85,8 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         for transactional messages a recipient cannot refuse (a login code, a security alert,
         a notice the law requires); see the compliance guide.
     :param send_window: when the campaign may send, e.g. ``"08:00-21:00"``,
-        ``"mon-fri 09:00-18:00"``, ``"22:00-06:00"``, several spans with ``;`` (or a list).
+        ``"mon-fri 09:00-18:00"``, ``"22:00-06:00"``, several spans with ``;`` (or a list);
+        templated.
         Started outside it, the task defers, holding no worker, until it opens; reaching its
         end, it stops between batches, defers, and resumes at the next opening.
     :param window_timezone: the zone of ``send_window``'s times (default Asia/Shanghai).
@@ -107,6 +108,7 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         "yxt_conn_id",
         "ledger_conn_id",
         "recipients_conn_id",
+        "send_window",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"recipients_sql": "sql", "recipients": "py"}
@@ -170,8 +172,11 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         self.progress_interval = progress_interval
         self.respect_opt_out = respect_opt_out
         self.marketing = marketing
-        # Parsed now, so a mistyped window or cap fails when the DAG file is parsed.
-        self.send_window = _parse_window(send_window, window_timezone, marketing=marketing)
+        self.send_window = send_window
+        self.window_timezone = window_timezone
+        # Parsed now (unless templated), so a mistyped window or cap fails when the DAG file is parsed.
+        if not _is_template(send_window):
+            _parse_window(send_window, window_timezone, marketing=marketing)
         self.frequency_cap = _parse_cap(frequency_cap)
         if marketing and not respect_opt_out:
             raise ValueError(
@@ -179,6 +184,7 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
                 "to people who refused them"
             )
         self._run: CampaignRun | None = None
+        self._window: SendWindow | None = None
 
     @cached_property
     def hook(self) -> YxtHook:
@@ -206,6 +212,12 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         from yxt_provider.connection import YxtConnectionError
 
         task = TaskIdentity.of(context["ti"])
+        try:
+            window = self._window = _parse_window(
+                self.send_window, self.window_timezone, marketing=self.marketing
+            )
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
         run = self._run = CampaignRun(
             self.ledger,
             task,
@@ -222,7 +234,7 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
                 frequency_cap=self.frequency_cap,
                 marketing=self.marketing,
             ),
-            window=self.send_window,
+            window=window,
         )
         try:
             check_template_id(self.template_id, self.hook.templates, self.yxt_conn_id)
@@ -267,14 +279,15 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
 
         moment = pendulum.parse(str(summary.resume_at))
         assert isinstance(moment, pendulum.DateTime), summary.resume_at
-        assert self.send_window is not None, "only a send window defers the campaign"
-        local = moment.in_timezone(self.send_window.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        window = self._window
+        assert window is not None, "only a send window defers the campaign"
+        local = moment.in_timezone(window.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
         self.log.info(
             "Campaign %s %s (%d sent so far, %d to go): deferring, holding no worker, until the send "
             "window (%s) opens at %s",
             summary.campaign_id, summary.status, summary.sent + summary.skipped,
             summary.planned - summary.sent - summary.skipped,
-            self.send_window.describe(), local,
+            window.describe(), local,
         )  # fmt: skip
         self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_in_window")
 
@@ -318,6 +331,10 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
             max_requests_per_second=self.max_requests_per_second or self.hook.max_requests_per_second,
             progress_interval=self.progress_interval,
         )
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
 
 
 def _parse_window(spec: Any, timezone: str, *, marketing: bool) -> SendWindow | None:

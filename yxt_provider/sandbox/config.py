@@ -53,6 +53,8 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "1000000000003": "【{sign}】{name}您好，您本期应还{amount}元，请于{date}前还款。回复TD退订",
     # Alerts: YxtSmsNotifier's default text starts with this signature.
     "1000000000004": "【Airflow】{alert}",
+    # Marketing: a signature, the offer, and the way to refuse that MIIT Order 31 requires.
+    "1000000000005": "【{sign}】{offer}回复TD退订",
 }
 
 
