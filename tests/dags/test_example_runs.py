@@ -97,3 +97,30 @@ def test_alerting_example_sends_what_its_settings_promise(
     oncall, lead = ("13800000001", "13800000002"), ("13900000009",)
     # On-call: the retry and the final failure; the lead (final_failure_only): the final failure only.
     assert sent == Counter({(oncall, True): 1, (oncall, False): 1, (lead, False): 1})
+
+
+def test_marketing_example_honours_refusals_and_caps_repeat_campaigns(
+    dag_files: DagFiles, sandbox: SandboxServer, sqlite_ledger: str
+) -> None:
+    source = example("yxt_marketing_campaign.py")
+    sandbox.inject_reply("1069000012345", "TD", user_number="13700000007")  # a refusal by reply
+    always = "00:00-24:00"  # the test may run at night in Beijing
+    conf = {"send_window": always, "refused_by_phone": "13700000008, 13700000009"}
+    first = dag_files.run(source, "yxt_marketing_campaign", run_conf=conf)
+    assert set(task_states(first).values()) == {"success"}
+    summary = xcom_value(first, "promote")
+    assert (summary["sent"], summary["opted_out"], summary["capped"]) == (97, 3, 0)
+    assert xcom_value(first, "sync_opt_outs")["opted_out"] == 1
+    assert xcom_value(first, "record_refusals")["added"] == 2
+    report = xcom_value(first, "report")
+    assert (report["opted_out"], report["input_rows"]) == (3, 100)
+    # Two more campaigns: the cap (two in seven days) lets the second through and stops the third.
+    second = xcom_value(
+        dag_files.run(source, "yxt_marketing_campaign", run_conf={"send_window": always}), "promote"
+    )
+    third = xcom_value(
+        dag_files.run(source, "yxt_marketing_campaign", run_conf={"send_window": always}), "promote"
+    )
+    assert (second["sent"], second["capped"]) == (97, 0)
+    assert (third["sent"], third["capped"], third["opted_out"], third["status"]) == (0, 97, 3, "empty")
+    assert set(accepted(sandbox).values()) == {2} and len(accepted(sandbox)) == 97
