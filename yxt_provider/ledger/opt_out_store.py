@@ -9,9 +9,10 @@ before each batch's first attempt; frequency caps read the recent messages per n
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterable, Iterator, KeysView, Sequence
 from collections.abc import Set as AbstractSet
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,10 @@ from yxt_provider.ledger.engine import reading, write_transaction
 
 __all__ = [
     "OPT_OUT_SOURCES",
+    "PLANNING_CLOCK_MARGIN",
+    "LateOptOuts",
     "add_opt_outs",
+    "listed_since",
     "opted_out",
     "opted_out_in_batch",
     "recent_message_counts",
@@ -30,6 +34,9 @@ __all__ = [
 ]
 
 OPT_OUT_SOURCES = ("reply", "manual", "import")
+#: How far apart the clocks of the process storing an opt-out and the one planning a campaign
+#: may be (and how long planning may take) for the send path's shortcut to stay exact.
+PLANNING_CLOCK_MARGIN = timedelta(minutes=10)
 # Numbers per IN (...) list: well under every backend's parameter limit.
 _CHUNK = 500
 
@@ -107,25 +114,113 @@ def opted_out(conn_or_engine: Connection | Engine, numbers: Collection[str]) -> 
         return found
 
 
-def opted_out_in_batch(conn: Connection, campaign_id: str, batch_index: int) -> list[tuple[str, int]]:
-    """The numbers of one batch that are on the opt-out list, with their input rows.
+def listed_since(conn: Connection, since: datetime) -> list[str] | None:
+    """The numbers that joined the list at or after ``since``; ``None`` when there are many.
 
-    Messages planned before schema version 2 have no input row; they get a negative stand-in
-    unique within the campaign (``-(batch_index * 1000 + position + 1)``), so each still has
-    its excluded row.
+    Few numbers opt out while one campaign sends: this is one index range scan, and a batch is
+    then checked against that short list rather than joined with the whole one.
+
+    :param conn: a connection inside the caller's transaction.
+    :param since: the moment (aware).
+    """
+    rows = conn.execute(
+        sa.select(_o.phone).where(_o.opted_out_at >= sa.literal(since, schema.UTCDateTime)).limit(_CHUNK + 1)
+    ).scalars()
+    recent = list(rows)
+    return None if len(recent) > _CHUNK else recent
+
+
+class LateOptOuts:
+    """Numbers that opted out after a campaign was planned, found for each batch without a join per batch.
+
+    A send pass asks before every batch's first attempt, and the list rarely changes in
+    between: per campaign, the batches holding late opt-outs are worked out once and kept
+    until the list's fingerprint (how many joined since the plan, and the latest time) changes.
+    One instance per :class:`~yxt_provider.ledger.store.Ledger`; safe across its send threads.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[Any, ...], dict[int, set[str]] | None]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def fingerprint(since: sa.BindParameter[Any]) -> list[sa.ColumnElement[Any]]:
+        """Columns to add to the statement that locks the batch: the list's fingerprint since ``since``.
+
+        :param since: a bound parameter for the plan's time, less the clock margin (the
+            statement is built once and executed for every batch).
+        """
+        recent = sa.select(_o.opted_out_at).where(_o.opted_out_at >= since).subquery()
+        return [
+            sa.select(sa.func.count()).select_from(recent).scalar_subquery().label("late_opt_outs"),
+            sa.select(sa.func.max(recent.c.opted_out_at)).scalar_subquery().label("latest_opt_out"),
+        ]
+
+    def in_batch(
+        self, conn: Connection, batch_key: tuple[str, int], since: datetime, fingerprint: tuple[Any, ...]
+    ) -> list[tuple[str, int]]:
+        """The batch's numbers listed since ``since``, with their input rows (see :func:`opted_out_in_batch`).
+
+        :param conn: the connection of the transaction marking the attempt.
+        :param batch_key: the campaign and the batch index.
+        :param since: the plan's time, less the clock margin.
+        :param fingerprint: the values of :meth:`fingerprint`'s columns, read in this transaction.
+        """
+        campaign_id, batch_index = batch_key
+        if not fingerprint[0]:
+            return []
+        with self._lock:
+            known = self._known.get(campaign_id)
+        if known is None or known[0] != fingerprint:
+            known = (fingerprint, _batches_holding(conn, campaign_id, since))
+            with self._lock:
+                self._known[campaign_id] = known
+        by_batch = known[1]
+        if by_batch is None:  # too many to keep: ask per batch
+            return opted_out_in_batch(conn, campaign_id, batch_index)
+        phones = by_batch.get(batch_index)
+        return opted_out_in_batch(conn, campaign_id, batch_index, among=sorted(phones)) if phones else []
+
+
+def _batches_holding(conn: Connection, campaign_id: str, since: datetime) -> dict[int, set[str]] | None:
+    """Batch index → the campaign's numbers listed since ``since``; ``None`` when too many were listed."""
+    recent = listed_since(conn, since)
+    if recent is None:
+        return None
+    by_batch: dict[int, set[str]] = {}
+    if recent:
+        rows = conn.execute(
+            sa.select(_m.batch_index, _m.phone).where(_m.campaign_id == campaign_id, _m.phone.in_(recent))
+        )
+        for batch_index, phone in rows:
+            by_batch.setdefault(batch_index, set()).add(phone)
+    return by_batch
+
+
+def opted_out_in_batch(
+    conn: Connection, campaign_id: str, batch_index: int, *, among: Sequence[str] | None = None
+) -> list[tuple[str, int]]:
+    """The numbers of one batch that are on the opt-out list, with their input rows.
 
     :param conn: a connection inside the caller's transaction (the one marking the attempt).
     :param campaign_id: the campaign.
     :param batch_index: the batch.
+    :param among: only these listed numbers matter (see :func:`listed_since`); ``None``: all.
+
+    Messages planned before schema version 2 have no input row; they get a negative stand-in
+    unique within the campaign (``-(batch_index * 1000 + position + 1)``), so each still has
+    its excluded row.
     """
+    query = sa.select(_m.phone, _m.input_row, _m.position).where(
+        _m.campaign_id == campaign_id, _m.batch_index == batch_index
+    )
+    if among is None:
+        query = query.join(schema.opt_outs, _o.phone == _m.phone)
+    else:
+        query = query.where(_m.phone.in_(among))
     return [
         (phone, row if row is not None else -(batch_index * 1000 + position + 1))
-        for phone, row, position in conn.execute(
-            sa.select(_m.phone, _m.input_row, _m.position)
-            .join(schema.opt_outs, _o.phone == _m.phone)
-            .where(_m.campaign_id == campaign_id, _m.batch_index == batch_index)
-            .order_by(_m.position)
-        ).tuples()
+        for phone, row, position in conn.execute(query.order_by(_m.position)).tuples()
     ]
 
 

@@ -295,4 +295,6 @@ opt_outs = sa.Table(
     # The reply that caused it (yxt_replies.reply_key), for source "reply".
     sa.Column("reply_key", sa.String(64), nullable=True),
     sa.Column("note", sa.Text, nullable=True),
+    # "Any opt-out since this campaign was planned?": one index probe per batch on the send path.
+    sa.Index("ix_yxt_opt_outs_opted_out_at", "opted_out_at"),
 )

@@ -208,46 +208,89 @@ def batch_numbers(engine: Engine, campaign_id: str, batch_index: int) -> list[st
         )
 
 
+# The send path's statements, built once: building them per batch cost more than running them.
+_this_batch = sa.and_(_b.campaign_id == sa.bindparam("b_campaign"), _b.batch_index == sa.bindparam("b_index"))
+_LOCK_BATCH = sa.select(schema.batches).where(_this_batch).with_for_update(of=schema.batches)
+_LOCK_BATCH_AND_FINGERPRINT = (
+    sa.select(schema.batches)
+    .add_columns(*opt_out_store.LateOptOuts.fingerprint(sa.bindparam("b_since", type_=schema.UTCDateTime)))
+    .where(_this_batch)
+    .with_for_update(of=schema.batches)
+)
+_COUNT_ATTEMPT = (
+    sa.update(schema.batches)
+    .where(_this_batch)
+    .values(
+        state=sa.case((_b.state.in_(("planned", "failed")), "attempted"), else_=_b.state),
+        size=_b.size - sa.bindparam("b_dropped"),
+        attempts=_b.attempts + 1,
+        attempted_at=sa.bindparam("b_now", type_=schema.UTCDateTime),
+        error_code=None,
+        error=None,
+    )
+)
+
+_MARK_SENT = (
+    sa.update(schema.batches)
+    .where(_this_batch, _b.state != "sent")
+    .values(
+        state="sent",
+        gateway_task_id=sa.bindparam("b_task"),
+        duplicate=sa.bindparam("b_duplicate"),
+        sent_at=sa.bindparam("b_now", type_=schema.UTCDateTime),
+    )
+)
+
+
 def mark_attempted(
-    engine: Engine, campaign_id: str, batch_index: int, *, drop_opted_out: bool = False
+    engine: Engine,
+    campaign_id: str,
+    batch_index: int,
+    *,
+    drop_opted_out_since: datetime | None = None,
+    late_opt_outs: opt_out_store.LateOptOuts | None = None,
 ) -> AttemptStart:
     """Lock the batch row, read it, then count the attempt; returns the row as read.
 
-    With ``drop_opted_out``, a batch never attempted first loses its numbers now on the
-    opt-out list, in the same transaction: each becomes an excluded row (``opted_out``), the
-    batch and the campaign shrink, and a batch left empty is ``skipped`` instead of attempted.
+    With ``drop_opted_out_since`` (the plan's time, less a margin for clocks), a batch never
+    attempted first loses its numbers that joined the opt-out list since then, in the same
+    transaction: each becomes an excluded row (``opted_out``), the batch and the campaign
+    shrink, and a batch left empty is ``skipped`` instead of attempted. ``late_opt_outs``
+    keeps what it found between calls (the ledger passes its own).
     """
+    key: dict[str, Any] = {"b_campaign": campaign_id, "b_index": batch_index}
     with write_transaction(engine) as conn:
-        before = conn.execute(
-            sa.select(schema.batches).where(_batch_key(campaign_id, batch_index)).with_for_update()
-        ).one_or_none()
+        if drop_opted_out_since is None:
+            before = conn.execute(_LOCK_BATCH, key).one_or_none()
+        else:
+            # In the same statement: the check costs the send path no extra round trip.
+            before = conn.execute(
+                _LOCK_BATCH_AND_FINGERPRINT, {**key, "b_since": drop_opted_out_since}
+            ).one_or_none()
         if before is None:
             raise _unknown_batch(campaign_id, batch_index)
-        record = BatchRecord(**before._asdict())
+        row = before._asdict()
+        fingerprint = (row.pop("late_opt_outs", 0), row.pop("latest_opt_out", None))
+        record = BatchRecord(**row)
         # Only a batch no request carried yet may change: any attempt may have reached the
         # gateway, and a re-send must then carry exactly what that attempt did.
-        dropped = _drop_opted_out(conn, record) if drop_opted_out and record.attempts == 0 else 0
+        found = (
+            (late_opt_outs or opt_out_store.LateOptOuts()).in_batch(
+                conn, (campaign_id, batch_index), drop_opted_out_since, fingerprint
+            )
+            if drop_opted_out_since is not None and record.attempts == 0
+            else []
+        )
+        dropped = _drop_opted_out(conn, record, found)
         if dropped == record.size and dropped:
             _update_batch_row(conn, campaign_id, batch_index, {"state": "skipped", "size": 0})
             return AttemptStart(record, dropped=dropped, skipped=True)
-        conn.execute(
-            sa.update(schema.batches)
-            .where(_batch_key(campaign_id, batch_index))
-            .values(
-                state=sa.case((_b.state.in_(("planned", "failed")), "attempted"), else_=_b.state),
-                size=_b.size - dropped,
-                attempts=_b.attempts + 1,
-                attempted_at=_utcnow(),
-                error_code=None,
-                error=None,
-            )
-        )
+        conn.execute(_COUNT_ATTEMPT, {**key, "b_dropped": dropped, "b_now": _utcnow()})
     return AttemptStart(record, dropped=dropped)
 
 
-def _drop_opted_out(conn: Connection, batch: BatchRecord) -> int:
-    """Take the batch's opted-out numbers out of the plan, each with its reason; returns how many."""
-    found = opt_out_store.opted_out_in_batch(conn, batch.campaign_id, batch.batch_index)
+def _drop_opted_out(conn: Connection, batch: BatchRecord, found: Sequence[tuple[str, int]]) -> int:
+    """Take ``found`` (numbers and input rows) out of the batch's plan, each with its reason; returns how many."""
     if not found:
         return 0
     numbers = [phone for phone, _ in found]
@@ -281,13 +324,14 @@ def mark_sent(
     engine: Engine, campaign_id: str, batch_index: int, *, gateway_task_id: str | None, duplicate: bool
 ) -> None:
     """Set the batch ``sent`` unless it already is (one row: messages follow through the batch)."""
-    values = {
-        "state": "sent",
-        "gateway_task_id": gateway_task_id,
-        "duplicate": duplicate,
-        "sent_at": _utcnow(),
-    }
-    _update_batch(engine, campaign_id, batch_index, values, unless=_b.state == "sent")
+    values = {"b_campaign": campaign_id, "b_index": batch_index, "b_task": gateway_task_id,
+              "b_duplicate": duplicate, "b_now": _utcnow()}  # fmt: skip
+    with write_transaction(engine) as conn:
+        # No row changed: the batch does not exist, or it was sent already (kept as it is).
+        if conn.execute(_MARK_SENT, values).rowcount == 0 and not _batch_exists(
+            conn, campaign_id, batch_index
+        ):
+            raise _unknown_batch(campaign_id, batch_index)
 
 
 def mark_batch_error(

@@ -59,6 +59,9 @@ class Ledger:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._plan_times: dict[str, datetime] = {}
+        # The plan left out everyone listed before it; LateOptOuts finds the later ones cheaply.
+        self._late_opt_outs = opt_out_store.LateOptOuts()
 
     @classmethod
     def from_url(cls, url: str) -> Ledger:
@@ -163,7 +166,25 @@ class Ledger:
             and what was dropped.
         :raises UnknownBatchError: when the batch is not in the ledger.
         """
-        return send_store.mark_attempted(self.engine, campaign_id, batch_index, drop_opted_out=drop_opted_out)
+        since = (
+            self._planned_at(campaign_id) - opt_out_store.PLANNING_CLOCK_MARGIN if drop_opted_out else None
+        )
+        return send_store.mark_attempted(
+            self.engine,
+            campaign_id,
+            batch_index,
+            drop_opted_out_since=since,
+            late_opt_outs=self._late_opt_outs,
+        )
+
+    def _planned_at(self, campaign_id: str) -> datetime:
+        """When the campaign's plan was written (it never changes: read once per ledger object)."""
+        if campaign_id not in self._plan_times:
+            campaign = self.get_campaign(campaign_id)
+            if campaign is None or campaign.created_at is None:
+                raise UnknownCampaignError(f"no campaign {campaign_id!r} in the ledger")
+            self._plan_times[campaign_id] = campaign.created_at
+        return self._plan_times[campaign_id]
 
     def mark_sent(
         self, campaign_id: str, batch_index: int, *, gateway_task_id: str | None, duplicate: bool
