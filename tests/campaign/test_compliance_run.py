@@ -6,7 +6,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -24,24 +23,11 @@ from yxt_provider.campaign.window import SendWindow
 from yxt_provider.client import RetrySettings, YxtClient
 from yxt_provider.ledger import Ledger
 from yxt_provider.replies.ingest import drain_replies
-from yxt_provider.sandbox import Fault, SandboxServer, run_sandbox
+from yxt_provider.sandbox import Fault, SandboxServer
 
 TEMPLATE = "1000000000001"
 QUIET = SendSettings(progress_interval=3600, max_in_flight=1)
 ACCESS_NUMBER = "1069000000"
-
-
-@pytest.fixture
-def gateway() -> Iterator[SandboxServer]:
-    with run_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    instance = Ledger.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
-    yield instance
-    instance.dispose()
 
 
 def number(i: int) -> str:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from jinja2 import Environment
@@ -24,24 +23,11 @@ from yxt_provider.campaign.run import CampaignRun, check_template_id
 from yxt_provider.campaign.sender import SendSettings
 from yxt_provider.client import RetrySettings
 from yxt_provider.ledger import Ledger
-from yxt_provider.sandbox import SandboxServer, run_sandbox
+from yxt_provider.sandbox import SandboxServer
 
 TEMPLATE = "1000000000001"
 TASK = TaskIdentity(dag_id="clinic", run_id="scheduled__2026-12-01", task_id="remind")
 QUIET = SendSettings(progress_interval=3600)
-
-
-@pytest.fixture
-def gateway() -> Iterator[SandboxServer]:
-    with run_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    instance = Ledger.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
-    yield instance
-    instance.dispose()
 
 
 def audience(count: int, start: int = 0) -> list[dict[str, str]]:

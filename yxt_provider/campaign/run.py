@@ -31,7 +31,7 @@ from yxt_provider.campaign.errors import (
 from yxt_provider.campaign.identity import TaskIdentity
 from yxt_provider.campaign.planning import CampaignPlan, ContentError, plan_fingerprint, without_numbers
 from yxt_provider.campaign.recipients import CleanRecipients, Recipient, clean_recipients
-from yxt_provider.campaign.sender import CampaignSender, SendSettings
+from yxt_provider.campaign.sender import CampaignSender, SendOutcome, SendSettings
 from yxt_provider.campaign.summary import CampaignSummary
 from yxt_provider.campaign.window import SendWindow
 from yxt_provider.client.client import YxtClient
@@ -239,18 +239,14 @@ class CampaignRun:
             "Campaign %s is outside its send window (%s); %d of its recipients wait until %s",
             self.campaign_id, self.window.describe(), recorded.planned, where,
         )  # fmt: skip
-        return CampaignSummary(
-            campaign_id=self.campaign_id,
-            planned=recorded.planned,
-            invalid=recorded.invalid,
-            duplicate=recorded.duplicate,
-            opted_out=recorded.opted_out,
-            capped=recorded.capped,
-            batches=recorded.batches,
-            segments=recorded.segments,
-            elapsed_seconds=round(self._elapsed(), 3),
-            status="waiting",
-            resume_at=opens.isoformat(),
+        batches = self.ledger.iter_batches(self.campaign_id)
+        so_far = SendOutcome(
+            batches=len(batches),
+            recipients=sum(batch.size for batch in batches),
+            skipped_recipients=sum(batch.size for batch in batches if batch.state == "sent"),
+        )
+        return CampaignSummary.of_send(
+            recorded, so_far, elapsed=self._elapsed(), status="waiting", resume_at=opens.isoformat()
         )
 
     def stop(self) -> None:
