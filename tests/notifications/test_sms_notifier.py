@@ -125,6 +125,17 @@ def test_gateway_down_logs_why_and_never_raises(
     assert f"127.0.0.1:{port}: connection refused" in logs
 
 
+def test_a_recipient_the_gateway_refuses_is_counted_and_the_others_alerted(
+    sandbox: SandboxServer, task_logs: TaskLogs
+) -> None:
+    refused = "19900050007"  # the sandbox's failList range
+    YxtSmsNotifier(recipients=[*ONCALL, refused], template_id=ALERTS, deployment_key="k")({"ti": FakeTi()})
+    assert [(r.numbers, r.refused) for r in sandbox.accepted()] == [(tuple(ONCALL), (refused,))]
+    logs = task_logs.text()
+    assert "the gateway refused 1 of 3 recipients (data.failList)" in logs and "sent to 2 recipients" in logs
+    assert refused not in logs and "199****0007" in logs
+
+
 def test_no_valid_recipient_is_logged_not_raised(sandbox: SandboxServer, task_logs: TaskLogs) -> None:
     YxtSmsNotifier(recipients="123, 456", template_id=ALERTS, deployment_key="k")({"ti": FakeTi()})
     assert "No alert SMS was sent: ValueError: no valid recipient" in task_logs.text()

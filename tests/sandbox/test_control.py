@@ -24,6 +24,7 @@ def test_accepted_truth_counters_over_http(yxt_sandbox: SandboxServer, yxt_clien
             "templateId": CATCH_ALL,
             "taskId": result.task_id,
             "acceptedAt": yxt_sandbox.accepted()[0].accepted_at,
+            "refused": [],
         }
     ]
     assert requests.get(base + "truth", timeout=5).json() == [

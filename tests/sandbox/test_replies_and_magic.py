@@ -117,3 +117,25 @@ def test_magic_balance_rejects_the_whole_request(yxt_sandbox: SandboxServer, yxt
     assert yxt_client.fetch_receipts() == []
     body = send_body(["13800138000"], serial(1))
     assert raw_call(yxt_sandbox.base_url, PATH_SEND, body)["code"] == 0
+
+
+@pytest.mark.parametrize(
+    ("fail_list_format", "expected"), [("string", "19900050001"), ("list", ["19900050001"])]
+)
+def test_magic_refused_numbers_are_named_in_fail_list(
+    yxt_sandbox: SandboxServer, fail_list_format: str, expected: object
+) -> None:
+    yxt_sandbox.configure(balance=10, fail_list_format=fail_list_format)
+    numbers = ["19900000001", "19900050001"]
+    answer = raw_call(yxt_sandbox.base_url, PATH_SEND, send_body(numbers, serial(7)))
+    assert answer["code"] == 0 and answer["data"]["failList"] == expected
+    [request] = yxt_sandbox.accepted()
+    assert (request.numbers, request.refused) == (("19900000001",), ("19900050001",))
+    # Only the taken number is charged, and only it has a receipt coming.
+    assert yxt_sandbox.counters()["balance_left"] == 9
+    assert [t.user_number for t in yxt_sandbox.truth()] == ["19900000001"]
+
+
+def test_an_answer_without_refusals_carries_an_empty_fail_list(yxt_sandbox: SandboxServer) -> None:
+    answer = raw_call(yxt_sandbox.base_url, PATH_SEND, send_body(["13800138000"], serial(8)))
+    assert answer["data"]["failList"] == ""

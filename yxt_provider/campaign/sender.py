@@ -108,7 +108,7 @@ class SendOutcome:
     :param batches: batches in the plan.
     :param recipients: recipients in the plan.
     :param sent_batches: batches accepted in this pass.
-    :param sent_recipients: recipients in those batches.
+    :param sent_recipients: recipients in those batches the gateway took (less ``refused_recipients``).
     :param skipped_batches: batches already sent by an earlier try (not sent again).
     :param skipped_recipients: recipients in those batches.
     :param duplicate_batches: batches this pass found accepted already (code 15 on a re-send
@@ -117,6 +117,8 @@ class SendOutcome:
     :param throttled: code 11 answers ridden out.
     :param opted_out_recipients: numbers taken out of batches before their first attempt,
         because they opted out after the plan was written.
+    :param refused_recipients: numbers the gateway refused inside batches it accepted in this
+        pass (``data.failList``).
     :param failed_batches: batches this pass could not send.
     :param paused: the send window closed before every batch was sent; the rest waits for
         its next opening.
@@ -132,6 +134,7 @@ class SendOutcome:
     duplicate_recipients: int = 0
     throttled: int = 0
     opted_out_recipients: int = 0
+    refused_recipients: int = 0
     failed_batches: list[int] = field(default_factory=list)
     paused: bool = False
 
@@ -143,7 +146,9 @@ class SendOutcome:
     @property
     def unsent_recipients(self) -> int:
         """Recipients whose batch is not sent yet."""
-        return self.recipients - self.accepted_recipients - self.opted_out_recipients
+        return (
+            self.recipients - self.accepted_recipients - self.opted_out_recipients - self.refused_recipients
+        )
 
 
 class CampaignSender:
@@ -290,6 +295,13 @@ class CampaignSender:
             )
             self.ledger.set_campaign_status(campaign_id, "sending", error=message)
             raise CampaignIncompleteError(message, outcome)
+        if outcome.refused_recipients:
+            # Not an error of the campaign: the gateway's decision per number, kept in the ledger.
+            log.warning(
+                "Campaign %s: the gateway refused %d recipients inside accepted requests (data.failList); "
+                "they are recorded as refused at send and no retry sends them",
+                campaign_id, outcome.refused_recipients,
+            )  # fmt: skip
         if not outcome.paused:
             self.ledger.set_campaign_status(campaign_id, "sent")
         return outcome
@@ -362,7 +374,7 @@ class CampaignSender:
             self.limiter.acquire()
             try:
                 result = self.client.send_body(body, on_retry=on_retry)
-                duplicate, task_id = False, result.task_id
+                duplicate, task_id, refused = False, result.task_id, result.refused
                 break
             except YxtDuplicateSerialError:
                 # Code 15 is our own earlier send only if some earlier attempt may have been
@@ -373,7 +385,8 @@ class CampaignSender:
                         "this ledger, yet the gateway has seen it: another campaign or system uses the same "
                         "serial. Give this campaign a distinct campaign_id"
                     ) from None
-                duplicate, task_id = True, None
+                # What the first answer's failList said is gone with it: receipts will tell.
+                duplicate, task_id, refused = True, None, ()
                 break
             except YxtThrottledError:
                 # A definite rejection: wait for a slot at the lowered pace, up to the patience,
@@ -388,7 +401,11 @@ class CampaignSender:
                 raise
         self._circuit.answered()
         self.ledger.mark_sent(
-            batch.campaign_id, batch.batch_index, gateway_task_id=task_id, duplicate=duplicate
+            batch.campaign_id,
+            batch.batch_index,
+            gateway_task_id=task_id,
+            duplicate=duplicate,
+            refused=refused,
         )
         self.limiter.on_success()
         with self._lock:
@@ -398,7 +415,8 @@ class CampaignSender:
                 outcome.duplicate_recipients += batch.size
             else:
                 outcome.sent_batches += 1
-                outcome.sent_recipients += batch.size
+                outcome.sent_recipients += batch.size - len(refused)
+                outcome.refused_recipients += len(refused)
         return True
 
     def _note_answer(self, batch_index: int, exc: BaseException) -> None:

@@ -26,6 +26,8 @@ class CampaignSummary:
     :param opted_out: recipients skipped as on the opt-out list (at planning, or before their
         batch's first attempt).
     :param capped: recipients skipped as over the frequency cap.
+    :param refused: recipients the gateway refused inside a request it accepted
+        (``data.failList``) in this try: not sent, and no retry sends them.
     :param skipped: recipients accepted before this try (sent batches, and re-sends the gateway knew).
     :param failed: recipients whose batch is not sent yet.
     :param batches: send requests in the plan.
@@ -49,6 +51,7 @@ class CampaignSummary:
     duplicate: int = 0
     opted_out: int = 0
     capped: int = 0
+    refused: int = 0
     skipped: int = 0
     failed: int = 0
     batches: int = 0
@@ -112,6 +115,7 @@ class CampaignSummary:
             duplicate=campaign.duplicate,
             opted_out=campaign.opted_out,
             capped=campaign.capped,
+            refused=outcome.refused_recipients,
             # Accepted before this try: batches it skipped, and re-sends the gateway knew (15).
             skipped=outcome.skipped_recipients + outcome.duplicate_recipients,
             failed=outcome.unsent_recipients,

@@ -16,7 +16,9 @@ from yxt_provider.client.errors import (
     error_for_code,
     truncate_for_message,
 )
+from yxt_provider.client.fail_list import read_fail_list
 from yxt_provider.client.models import Receipt, Reply, ReplyPage, SendResult, parse_gateway_time
+from yxt_provider.client.numbers import mask_number
 from yxt_provider.client.protocol import (
     MAX_NUMBERS_PER_REQUEST,
     PATH_CONFIRM,
@@ -151,7 +153,31 @@ class YxtClient:
             task_id=str(task_id),
             serial_number=body["serialNumber"],
             count=body["userNumber"].count(",") + 1,
+            refused=self._refused(data.get("failList"), body),
         )
+
+    @staticmethod
+    def _refused(value: object, body: Mapping[str, str]) -> tuple[str, ...]:
+        """The numbers ``data.failList`` refused; what cannot be read is logged (masked), never raised."""
+        fail_list = read_fail_list(value, body["userNumber"])
+        serial = body["serialNumber"]
+        if fail_list.unreadable:
+            log.warning(
+                "send serial %s: data.failList is a %s, neither a list nor a comma-separated string; "
+                "taking every number as accepted (receipts will tell)", serial, fail_list.unreadable,
+            )  # fmt: skip
+        if fail_list.unmatched:
+            log.warning(
+                "send serial %s: data.failList names %d entries that are no number of this request; ignored",
+                serial, fail_list.unmatched,
+            )  # fmt: skip
+        if fail_list.refused:
+            log.warning(
+                "send serial %s: the gateway refused %d of its numbers (data.failList): %s",
+                serial, len(fail_list.refused), ", ".join(mask_number(n) for n in fail_list.refused[:5])
+                + (", ..." if len(fail_list.refused) > 5 else ""),
+            )  # fmt: skip
+        return fail_list.refused
 
     def fetch_receipts(self) -> list[Receipt]:
         """Read one page of delivery receipts. They are gone from the gateway once read: store them."""

@@ -34,12 +34,26 @@ class SendResult:
     :param serial_number: the 20-digit serial the request was sent under.
     :param count: how many numbers the request carried.
     :param duplicate: True when the gateway answered code 15 (serial seen before).
+    :param refused: numbers of the request the gateway refused although it accepted the
+        request (``data.failList``): they get no message and no receipt.
     """
 
     task_id: str
     serial_number: str
     count: int
     duplicate: bool = False
+    refused: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def accepted(self) -> int:
+        """How many numbers of the request the gateway took (``count`` less ``refused``)."""
+        return self.count - len(self.refused)
+
+    def __repr__(self) -> str:
+        return (
+            f"SendResult(task_id={self.task_id!r}, serial_number={self.serial_number!r}, "
+            f"count={self.count}, duplicate={self.duplicate}, refused=<{len(self.refused)} numbers>)"
+        )
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,9 @@ STEPS: list[MigrationStep] = [
         "opt-outs; campaigns count the recipients compliance skipped",
         _steps(_create(schema.opt_outs), _add_columns(schema.campaigns, "opted_out", "capped")),
     ),
+    # No table changes: messages gain the status "refused" (data.failList), and the views,
+    # re-created at every upgrade, count it.
+    MigrationStep(5, "messages refused at send; the campaign summary view counts them", _steps()),
 ]
 #: The schema version this package writes.
 LATEST_VERSION = STEPS[-1].version

@@ -282,8 +282,9 @@ class DeliveryReport:
     """Where every input row and message of a campaign stands.
 
     ``sent`` counts the messages the gateway accepted, whatever happened next:
-    ``sent == delivered + failed + pending`` and ``total == sent + not_sent``. Input rows set
-    aside before planning are ``invalid`` and ``duplicate``.
+    ``sent == delivered + failed + pending`` and ``total == sent + refused + not_sent``.
+    Input rows set aside before planning are ``invalid``, ``duplicate``, ``opted_out`` and
+    ``capped``.
 
     :param campaign_id: the campaign.
     :param total: messages planned.
@@ -294,6 +295,8 @@ class DeliveryReport:
     :param pending: accepted messages still without a receipt.
     :param pending_past_timeout: of those, sent longer ago than ``pending_timeout``.
     :param not_sent: messages still planned (their batch was not accepted yet).
+    :param refused: messages the gateway refused inside a request it accepted (the send
+        answer's ``data.failList``): never sent, final, no receipt to wait for.
     :param pending_timeout: the timeout ``pending_past_timeout`` was counted with, if any.
     :param invalid: input rows set aside as not mainland mobile numbers.
     :param duplicate: input rows set aside as repeats of an earlier row.
@@ -315,6 +318,7 @@ class DeliveryReport:
     pending: int = 0
     pending_past_timeout: int = 0
     not_sent: int = 0
+    refused: int = 0
     pending_timeout: timedelta | None = None
     invalid: int = 0
     duplicate: int = 0
@@ -366,6 +370,7 @@ class DeliveryReport:
             "pending_past_timeout": self.pending_past_timeout,
             "not_sent": self.not_sent,
             "not_sent_reasons": dict(self.not_sent_reasons),
+            "refused": self.refused,
             "replies": self.replies,
             "error": self.error,
             "pending_timeout_seconds": (
@@ -413,6 +418,8 @@ class DeliveryReport:
                     "",
                 )
             )
+        if self.refused:
+            rows.append(("  refused at send (failList)", self.refused, pct(self.refused, self.total)))
         rows.append(("  not sent", self.not_sent, pct(self.not_sent, self.total)))
         rows += [(f"    {reason}", n, pct(n, self.total)) for reason, n in self.not_sent_reasons.items()]
         rows.append(("replies received", self.replies, ""))

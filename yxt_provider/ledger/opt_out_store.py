@@ -227,7 +227,8 @@ def opted_out_in_batch(
 def recent_message_counts(engine: Engine, numbers: Iterable[str], since: datetime) -> dict[str, int]:
     """Messages each number got or is still due from this ledger since ``since``, over every campaign.
 
-    Counted: messages the gateway accepted at or after ``since``, and messages of campaigns
+    Counted: messages the gateway accepted at or after ``since`` (not those it refused at
+    send), and messages of campaigns
     planned at or after ``since`` whose batch is not sent yet (they may still go out, and two
     campaigns planned the same morning must not both slip under a cap).
 
@@ -238,7 +239,8 @@ def recent_message_counts(engine: Engine, numbers: Iterable[str], since: datetim
     counts: dict[str, int] = {}
     since_value = sa.literal(since, schema.UTCDateTime)
     counted = sa.or_(
-        sa.and_(_b.state == "sent", expressions.message_sent_at >= since_value),
+        # A number refused at send (failList) got nothing: it does not count.
+        sa.and_(_b.state == "sent", _m.status != "refused", expressions.message_sent_at >= since_value),
         sa.and_(_b.state.in_(("planned", "attempted", "failed")), _c.created_at >= since_value),
     )
     source = expressions.messages_with_batches.join(schema.campaigns, _c.campaign_id == _m.campaign_id)

@@ -51,6 +51,7 @@ _OUTCOME_WORDS = {
     "planned": "not sent",
     "sent": "pending (no receipt yet)",
     "delivered": "delivered",
+    "refused": "refused at send by the gateway (failList)",
     "invalid": "invalid: not a mainland mobile number",
     "opted_out": "skipped: opted out",
     "capped": "skipped: over the frequency cap",
@@ -128,10 +129,12 @@ def delivery_report(
         ).scalar_one()
     total = sum(by_status.values())
     not_sent = by_status.get("planned", 0)
+    refused = by_status.get("refused", 0)
     return DeliveryReport(
         campaign_id=campaign_id,
         total=total,
-        sent=total - not_sent,
+        sent=total - not_sent - refused,
+        refused=refused,
         delivered=by_status.get("delivered", 0),
         failed=by_status.get("failed", 0),
         failed_by_code=dict(sorted(failed_by_code.items())),

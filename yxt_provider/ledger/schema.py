@@ -47,12 +47,13 @@ CAMPAIGN_STATUSES = ("planned", "sending", "sent", "failed")
 #: The states of a batch row; ``skipped``: every number of a batch never attempted opted out
 #: before its turn, so there is nothing to send.
 BATCH_STATES = ("planned", "attempted", "sent", "failed", "skipped")
-#: The statuses of a message (the views give the effective one).
-MESSAGE_STATUSES = ("planned", "sent", "delivered", "failed")
+#: The statuses of a message (the views give the effective one); ``refused``: named in the send
+#: answer's ``data.failList``, refused by the gateway inside a request it accepted.
+MESSAGE_STATUSES = ("planned", "sent", "delivered", "failed", "refused")
 #: Why an input row was set aside instead of planned.
 EXCLUSION_REASONS = ("invalid", "duplicate", "opted_out", "capped")
 #: A message in one of these has its final answer; a later receipt never changes it.
-FINAL_MESSAGE_STATUSES = ("delivered", "failed")
+FINAL_MESSAGE_STATUSES = ("delivered", "failed", "refused")
 
 # Long enough for "dag.run.task.map_index" style identities built by the campaign layer.
 CAMPAIGN_ID_LENGTH = 250

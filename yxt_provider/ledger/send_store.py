@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from yxt_provider.ledger import dialects, opt_out_store, schema
+from yxt_provider.ledger import dialects, expressions, opt_out_store, schema
 from yxt_provider.ledger.engine import write_transaction
 from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
 from yxt_provider.ledger.models import (
@@ -321,17 +321,40 @@ def _update_batch_row(conn: Connection, campaign_id: str, batch_index: int, valu
 
 
 def mark_sent(
-    engine: Engine, campaign_id: str, batch_index: int, *, gateway_task_id: str | None, duplicate: bool
+    engine: Engine,
+    campaign_id: str,
+    batch_index: int,
+    *,
+    gateway_task_id: str | None,
+    duplicate: bool,
+    refused: Sequence[str] = (),
 ) -> None:
-    """Set the batch ``sent`` unless it already is (one row: messages follow through the batch)."""
+    """Set the batch ``sent`` unless it already is (one row: messages follow through the batch).
+
+    Numbers in ``refused`` become ``refused`` messages in the same transaction, so a crash
+    never leaves a sent batch whose refused numbers wait for a receipt.
+    """
+    now = _utcnow()
     values = {"b_campaign": campaign_id, "b_index": batch_index, "b_task": gateway_task_id,
-              "b_duplicate": duplicate, "b_now": _utcnow()}  # fmt: skip
+              "b_duplicate": duplicate, "b_now": now}  # fmt: skip
     with write_transaction(engine) as conn:
         # No row changed: the batch does not exist, or it was sent already (kept as it is).
-        if conn.execute(_MARK_SENT, values).rowcount == 0 and not _batch_exists(
-            conn, campaign_id, batch_index
-        ):
-            raise _unknown_batch(campaign_id, batch_index)
+        if conn.execute(_MARK_SENT, values).rowcount == 0:
+            if not _batch_exists(conn, campaign_id, batch_index):
+                raise _unknown_batch(campaign_id, batch_index)
+            return
+        if refused:
+            # At most a batch's 1000 numbers: one IN list on every backend.
+            conn.execute(
+                sa.update(schema.messages)
+                .where(
+                    _m.campaign_id == campaign_id,
+                    _m.batch_index == batch_index,
+                    _m.phone.in_(list(refused)),
+                    expressions.not_final(),
+                )
+                .values(status="refused", result_code=None, sent_at=now)
+            )
 
 
 def mark_batch_error(

@@ -187,7 +187,13 @@ class Ledger:
         return self._plan_times[campaign_id]
 
     def mark_sent(
-        self, campaign_id: str, batch_index: int, *, gateway_task_id: str | None, duplicate: bool
+        self,
+        campaign_id: str,
+        batch_index: int,
+        *,
+        gateway_task_id: str | None,
+        duplicate: bool,
+        refused: Sequence[str] = (),
     ) -> None:
         """Record that the gateway accepted the batch.
 
@@ -200,10 +206,18 @@ class Ledger:
         :param batch_index: the batch.
         :param gateway_task_id: the gateway's ``taskId`` (``None`` when accepted as a duplicate).
         :param duplicate: True when accepted as code 15 (the batch was sent by an earlier attempt).
+        :param refused: numbers of the batch the gateway refused inside the accepted request
+            (``data.failList``): their messages become ``refused``, final, with no receipt to
+            wait for. Written in the same transaction as the batch.
         :raises UnknownBatchError: when the batch is not in the ledger.
         """
         send_store.mark_sent(
-            self.engine, campaign_id, batch_index, gateway_task_id=gateway_task_id, duplicate=duplicate
+            self.engine,
+            campaign_id,
+            batch_index,
+            gateway_task_id=gateway_task_id,
+            duplicate=duplicate,
+            refused=refused,
         )
 
     def mark_batch_error(self, campaign_id: str, batch_index: int, *, code: int | None, error: str) -> None:

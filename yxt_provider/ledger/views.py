@@ -7,11 +7,12 @@ re-creates them (:func:`replace_views`), so they always match the code that wrot
 
 ``yxt_message_status``
     One row per planned message, with its effective status (``planned``, ``sent``,
-    ``delivered``, ``failed``) and send time. ``yxt_messages.status`` alone says ``planned``
+    ``delivered``, ``failed``, ``refused``) and send time. ``yxt_messages.status`` alone says ``planned``
     for sent messages, because sending updates only the batch row.
 ``yxt_campaign_summary``
     One row per campaign: who sent it, when, its status and error, its messages counted by
-    outcome, and the replies attributed to it.
+    outcome (``refused``: refused by the gateway inside an accepted request, not in ``sent``),
+    and the replies attributed to it.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ campaign_summary: sa.Select[Any] = (
         _count("failed").label("failed"),
         _count("sent").label("pending"),
         _count("planned").label("not_sent"),
+        _count("refused").label("refused"),
         sa.select(sa.func.count())
         .where(schema.replies.c.campaign_id == _c.campaign_id)
         .scalar_subquery()

@@ -145,16 +145,25 @@ class YxtSmsNotifier(BaseNotifier):
         check_content(text)
         key = self._deployment_key()
         audience = "\x1f".join([self.template_id, text, *sorted(numbers)])
+        refused = 0
         for index, start in enumerate(range(0, len(numbers), MAX_NUMBERS_PER_REQUEST)):
             batch = numbers[start : start + MAX_NUMBERS_PER_REQUEST]
             try:
-                hook.send(batch, text, self.template_id, event.serial(audience, index, key))
+                refused += len(
+                    hook.send(batch, text, self.template_id, event.serial(audience, index, key)).refused
+                )
             except YxtDuplicateSerialError:
                 self.log.info(
                     "Alert SMS for this %s event was already sent (a repeated callback)", event.kind
                 )
                 continue
-        self.log.info("Alert SMS for %s sent to %d recipients", _about(event), len(numbers))
+        if refused:
+            # The client logged which (masked); the others still got the alert.
+            self.log.warning(
+                "Alert SMS for %s: the gateway refused %d of %d recipients (data.failList)",
+                _about(event), refused, len(numbers),
+            )  # fmt: skip
+        self.log.info("Alert SMS for %s sent to %d recipients", _about(event), len(numbers) - refused)
 
     def _deployment_key(self) -> str:
         if self.deployment_key is not None:

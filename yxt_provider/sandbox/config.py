@@ -131,6 +131,9 @@ class SandboxConfig:
     :param report_page_size: receipts handed out per ``report`` call at most.
     :param reply_page_size: replies returned per ``reply/query`` call at most.
     :param reply_call_mdn: the access number (``callMdn``) of the automatic replies of magic numbers.
+    :param fail_list_format: how a send answer carries ``data.failList`` (the numbers refused
+        inside an accepted request, see the magic range ``1990005``): ``"string"``, comma-separated
+        and ``""`` when none, as public callers show it, or ``"list"``.
     :param faults: transport faults to inject (see :class:`Fault`).
     :param control: serve the ``/_sandbox/`` control plane (404 otherwise).
     """
@@ -154,6 +157,7 @@ class SandboxConfig:
     report_page_size: int = 500
     reply_page_size: int = 100
     reply_call_mdn: str = "10690000123"
+    fail_list_format: str = "string"
     faults: tuple[Fault, ...] = ()
     control: bool = True
 
@@ -175,6 +179,8 @@ class SandboxConfig:
         _check_share("receipt_missing_share", self.receipt_missing_share)
         if self.receipt_fail_share + self.receipt_missing_share > 1.0 + 1e-9:
             raise ValueError("receipt_fail_share + receipt_missing_share must not exceed 1")
+        if self.fail_list_format not in ("string", "list"):
+            raise ValueError(f'fail_list_format must be "string" or "list", got {self.fail_list_format!r}')
         if self.fail_result == 0:
             raise ValueError("fail_result must be non-zero (0 means delivered)")
         if self.balance is not None and self.balance < 0:

@@ -11,6 +11,8 @@ prefix        outcome
 ``1990002``   never gets a receipt
 ``1990003``   delivered, then the recipient replies ``TD`` (opt-out)
 ``1990004``   delivered, then the recipient replies ``1``
+``1990005``   refused at send: the request is accepted, but the number is listed in the
+              answer's ``data.failList``; no message, no receipt
 ``1990009``   a send request containing one is rejected with code 13 (balance
               exhausted) and nothing of it is accepted
 ============  ==========================================================================
@@ -28,6 +30,7 @@ __all__ = [
     "MAGIC_DELIVERED",
     "MAGIC_FAILED",
     "MAGIC_NO_RECEIPT",
+    "MAGIC_REFUSED_AT_SEND",
     "MAGIC_REJECT_BALANCE",
     "MAGIC_REPLIES",
     "MAGIC_REPLY_ONE",
@@ -46,6 +49,8 @@ MAGIC_NO_RECEIPT = "1990002"
 MAGIC_REPLY_TD = "1990003"
 #: Numbers starting with this are delivered, then reply ``1``.
 MAGIC_REPLY_ONE = "1990004"
+#: Numbers starting with this are refused inside an accepted send (listed in ``data.failList``).
+MAGIC_REFUSED_AT_SEND = "1990005"
 #: A send holding a number starting with this is rejected whole with code 13.
 MAGIC_REJECT_BALANCE = "1990009"
 

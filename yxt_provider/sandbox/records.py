@@ -82,7 +82,9 @@ def error_result(code: int, detail: str = "") -> CallResult:
 class AcceptedRequest:
     """A send request the sandbox accepted: the witness of what was sent, exactly once or not.
 
+    :param numbers: the numbers it took (those it refused are in ``refused``).
     :param results: the planned receipt result per number (``None``: no receipt ever).
+    :param refused: numbers of the request refused inside it (the answer's ``data.failList``).
     """
 
     serial_number: str
@@ -92,6 +94,7 @@ class AcceptedRequest:
     task_id: str
     accepted_at: float
     results: tuple[int | None, ...]
+    refused: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON form, as served by ``GET /_sandbox/accepted``."""
@@ -102,6 +105,7 @@ class AcceptedRequest:
             "templateId": self.template_id,
             "taskId": self.task_id,
             "acceptedAt": self.accepted_at,
+            "refused": list(self.refused),
         }
 
 

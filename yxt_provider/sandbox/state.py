@@ -25,7 +25,12 @@ from yxt_provider.client.request_id import request_id_time_ms
 from yxt_provider.client.signing import sign
 from yxt_provider.sandbox.config import ENDPOINTS, SandboxConfig
 from yxt_provider.sandbox.faults import FaultAction, FaultPlan
-from yxt_provider.sandbox.outcomes import MAGIC_REJECT_BALANCE, MAGIC_REPLIES, planned_result
+from yxt_provider.sandbox.outcomes import (
+    MAGIC_REFUSED_AT_SEND,
+    MAGIC_REJECT_BALANCE,
+    MAGIC_REPLIES,
+    planned_result,
+)
 from yxt_provider.sandbox.records import (
     BEIJING,
     MESSAGES,
@@ -253,6 +258,9 @@ class SandboxState:
         has_magic = "1990" in send.user_number
         if has_magic and any(n.startswith(MAGIC_REJECT_BALANCE) for n in numbers):
             return error_result(13)
+        refused = [n for n in numbers if n.startswith(MAGIC_REFUSED_AT_SEND)] if has_magic else []
+        if refused:
+            numbers = [n for n in numbers if not n.startswith(MAGIC_REFUSED_AT_SEND)]
         if self._balance_left is not None:
             if len(numbers) > self._balance_left:
                 return error_result(13, f"{self._balance_left} left, {len(numbers)} needed")
@@ -282,7 +290,14 @@ class SandboxState:
         self._serials.add(serial)
         self._accepted.append(
             AcceptedRequest(
-                serial, tuple(numbers), send.content, send.template_id, task_id, time.time(), results
+                serial,
+                tuple(numbers),
+                send.content,
+                send.template_id,
+                task_id,
+                time.time(),
+                results,
+                refused=tuple(refused),
             )
         )
         self._never += len(numbers) - len(receipts)
@@ -293,7 +308,9 @@ class SandboxState:
         else:
             self._release(receipts, replies, cfg)
         log.info("send serial %s accepted: %d numbers, task %s", serial, len(numbers), task_id)
-        return CallResult(0, "OK", json.dumps({"taskId": task_id}))
+        # Public callers show failList always present, "" when nothing was refused.
+        fail_list: str | list[str] = refused if cfg.fail_list_format == "list" else ",".join(refused)
+        return CallResult(0, "OK", json.dumps({"taskId": task_id, "failList": fail_list}))
 
     def _release(self, receipts: list[str], replies: list[tuple[str, str]], cfg: SandboxConfig) -> None:
         self._ready.extend(receipts)
