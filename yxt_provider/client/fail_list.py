@@ -44,15 +44,16 @@ def read_fail_list(value: object, user_number: str) -> FailList:
     if value is None or value == "" or value == []:
         return FailList()
     if isinstance(value, str):
-        entries: list[object] = list(value.split(","))
+        entries: list[object] = [*value.split(",")]
     elif isinstance(value, list):
         entries = list(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         entries = [value]  # one number, decoded from JSON as an integer
     else:
         return FailList(unreadable=type(value).__name__)
-    sent = set(user_number.split(","))
-    refused: dict[str, None] = {}  # a dict keeps the first-seen order and drops repeats
+    requested = user_number.split(",")
+    sent = set(requested)
+    refused: set[str] = set()
     unmatched = 0
     for entry in entries:
         if isinstance(entry, str) and not entry.strip():
@@ -61,9 +62,9 @@ def read_fail_list(value: object, user_number: str) -> FailList:
         if number is None or number not in sent:
             unmatched += 1
         else:
-            refused[number] = None
-    ordered = tuple(n for n in user_number.split(",") if n in refused)
-    return FailList(refused=ordered, unmatched=unmatched)
+            refused.add(number)
+    # In the request's order, each once, whatever order and repeats the gateway used.
+    return FailList(refused=tuple(n for n in requested if n in refused), unmatched=unmatched)
 
 
 def _as_number(entry: object) -> str | None:
