@@ -1,0 +1,1 @@
+"""Property-based fuzzing (hypothesis) and schema fuzzing (schemathesis) of the client and the sandbox."""

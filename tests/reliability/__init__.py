@@ -1,0 +1,1 @@
+"""Reliability tests: the fault matrix, crash loops, leaks of secrets and numbers, TLS."""
