@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 
 from yxt_provider.client.protocol import PATH_CONFIRM, PATH_QUERY, PATH_REPORT, PATH_SEND
 from yxt_provider.sandbox.protocol import cut_answer, drop_connection
+from yxt_provider.sandbox.spoiled import SPOILED_KINDS, spoiled_answer
 from yxt_provider.sandbox.state import SandboxState
 
 __all__ = ["CONTROL_PREFIX", "control_router", "create_app"]
@@ -119,6 +120,10 @@ def create_app(state: SandboxState) -> FastAPI:
 
     def gateway_route(endpoint: str) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:
+            with state.in_flight():
+                return await answer(request)
+
+        async def answer(request: Request) -> Response:
             action = state.take_fault(endpoint)
             if action.latency:
                 await asyncio.sleep(action.latency)
@@ -127,6 +132,10 @@ def create_app(state: SandboxState) -> FastAPI:
                 return Response(b"Internal Server Error", status_code=500, media_type="text/plain")
             if action.kind == "drop":
                 return await drop(request, endpoint)
+            if action.kind in SPOILED_KINDS:
+                state.count_fault(endpoint, action.kind)
+                spoiled = spoiled_answer(action.kind)
+                return Response(spoiled.body, status_code=spoiled.status, media_type=spoiled.media_type)
             body = await request.body()
             client_ip = request.client.host if request.client else None
             result = state.handle(endpoint, request.headers, client_ip, body)
@@ -140,6 +149,10 @@ def create_app(state: SandboxState) -> FastAPI:
                 if await cut_answer(request.scope, result.envelope(), _GATEWAY_JSON):
                     return Response(status_code=204)  # never reaches the peer: the transport is closed
                 return Response(b"connection cut unsupported", status_code=500)
+            if action.kind == "accept_then_stall":
+                state.count_fault(endpoint, "accept_then_stall")
+                # The client has given up by the time this answer goes out.
+                await asyncio.sleep(action.seconds)
             return Response(result.envelope(), media_type=_GATEWAY_JSON)
 
         route.__name__ = f"gateway_{endpoint}"

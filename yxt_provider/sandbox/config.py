@@ -17,8 +17,10 @@ __all__ = [
     "DEFAULT_APP_SECRET",
     "DEFAULT_SP_CODE",
     "DEFAULT_TEMPLATES",
+    "ACTING_FAULT_KINDS",
     "ENDPOINTS",
     "FAULT_KINDS",
+    "TIMED_FAULT_KINDS",
     "Fault",
     "SandboxConfig",
 ]
@@ -41,7 +43,21 @@ FAULT_KINDS: tuple[str, ...] = (
     "accept_then_drop",
     "accept_then_500",
     "accept_then_cut",
+    "accept_then_stall",
+    "code_11",
+    "code_20",
+    "clock_skew",
+    "html_error",
+    "malformed_json",
+    "wrong_type_code",
+    "wrong_type_data",
 )
+#: The kinds that process the call before spoiling its answer (the others leave no trace).
+ACTING_FAULT_KINDS: frozenset[str] = frozenset(
+    ("accept_then_drop", "accept_then_500", "accept_then_cut", "accept_then_stall")
+)
+#: The kinds that need ``seconds`` (how long they hold the answer).
+TIMED_FAULT_KINDS: frozenset[str] = frozenset(("latency", "accept_then_stall"))
 
 #: Template id → template text of the default account.
 DEFAULT_TEMPLATES: dict[str, str] = {
@@ -78,11 +94,20 @@ class Fault:
         a send is accepted, receipts are handed out, replies confirmed — then close without
         answering), ``"accept_then_500"`` (process it, then answer HTTP 500: the call took
         effect but the client sees a failure) or ``"accept_then_cut"`` (process it, send the
-        status line, the headers and half the body, then close: a reset mid-answer).
+        status line, the headers and half the body, then close: a reset mid-answer),
+        ``"accept_then_stall"`` (process it, then hold the answer ``seconds``: longer than the
+        client's read timeout, the client gives up on a call that took effect). These answer
+        without processing the call: ``"code_11"`` (result code 11, rate-limited; with
+        ``times=N``, a code-11 storm), ``"code_20"`` (code 20, send failed), ``"clock_skew"``
+        (code 507, as a gateway whose clock is off by more than ``request_max_age``),
+        ``"html_error"`` (HTTP 502 with an HTML page, as a proxy in front of the gateway
+        answers), ``"malformed_json"`` (HTTP 200 with JSON cut off mid-way),
+        ``"wrong_type_code"`` (``code`` as the string ``"0"``) and ``"wrong_type_data"``
+        (code 0 with ``data`` a string where an object or list belongs).
     :param skip: matching calls to let through before the fault starts.
     :param times: calls to hit after ``skip``; ``None`` hits every later call.
     :param probability: share of the eligible calls actually hit.
-    :param seconds: the delay of a ``latency`` fault.
+    :param seconds: the delay of a ``latency`` or ``accept_then_stall`` fault.
     """
 
     endpoint: str
@@ -100,8 +125,8 @@ class Fault:
         if self.skip < 0 or (self.times is not None and self.times < 0):
             raise ValueError("Fault skip and times must not be negative")
         _check_share("Fault probability", self.probability)
-        if self.seconds < 0 or (self.kind == "latency" and self.seconds == 0):
-            raise ValueError("a latency Fault needs seconds > 0")
+        if self.seconds < 0 or (self.kind in TIMED_FAULT_KINDS and self.seconds == 0):
+            raise ValueError(f"a {self.kind} Fault needs seconds > 0")
 
     def matches(self, endpoint: str) -> bool:
         """True when this rule concerns calls to ``endpoint``."""

@@ -12,10 +12,14 @@ __all__ = ["FaultAction", "FaultPlan"]
 
 @dataclass(frozen=True)
 class FaultAction:
-    """What to do to one call: wait ``latency`` seconds, then apply ``kind`` (``None``: answer normally)."""
+    """What to do to one call: wait ``latency`` seconds, then apply ``kind`` (``None``: answer normally).
+
+    ``seconds`` is the hitting rule's own delay (how long ``accept_then_stall`` holds the answer).
+    """
 
     latency: float = 0.0
     kind: str | None = None
+    seconds: float = 0.0
 
 
 NO_FAULT = FaultAction()
@@ -41,6 +45,7 @@ class FaultPlan:
             return NO_FAULT
         latency = 0.0
         kind: str | None = None
+        seconds = 0.0
         for index, fault in enumerate(self.faults):
             if not fault.matches(endpoint):
                 continue
@@ -55,5 +60,5 @@ class FaultPlan:
             if fault.kind == "latency":
                 latency += fault.seconds
             elif kind is None:
-                kind = fault.kind
-        return FaultAction(latency, kind) if latency or kind else NO_FAULT
+                kind, seconds = fault.kind, fault.seconds
+        return FaultAction(latency, kind, seconds) if latency or kind else NO_FAULT

@@ -7,6 +7,7 @@ tests can inspect and reconfigure it from other threads while the server runs.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import hmac
 import itertools
@@ -15,7 +16,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,8 @@ class SandboxState:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self._lock = threading.Lock()
+        # Calls being answered, across resets: a stalled answer outlives the test that caused it.
+        self._in_flight = 0
         self._initial = config or SandboxConfig()
         self.reset()
 
@@ -133,6 +136,17 @@ class SandboxState:
         """Count a call against the fault rules and say what to do to it."""
         with self._lock:
             return self._faults.next_action(endpoint)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count one call as being answered for as long as the ``with`` block runs."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def count_fault(self, endpoint: str, kind: str) -> None:
         """Record a call answered by a fault instead of a result code."""
@@ -408,7 +422,7 @@ class SandboxState:
         ]
 
     def counters(self) -> dict[str, Any]:
-        """Calls per endpoint and outcome (result code, ``http_500``, ``drop``), queues and balance."""
+        """Calls per endpoint and outcome (result code or fault kind), calls in flight, queues and balance."""
         with self._lock:
             self._release_due()
             return {
@@ -427,4 +441,5 @@ class SandboxState:
                     "confirmed": self._replies_confirmed,
                 },
                 "balance_left": self._balance_left,
+                "in_flight": self._in_flight,
             }
