@@ -61,15 +61,17 @@ class CampaignStoppedError(Exception):
 class CampaignIncompleteError(Exception):
     """Some batches could not be sent for transient reasons; a retry resumes with them.
 
-    :param message: what happened, with counts.
+    :param message: what happened, with counts and the cause.
     :param outcome: counts at the end of the pass.
+    :param cause: the last error that left a batch unsent (``None`` when not known).
     """
 
     summary: CampaignSummary | None = None
 
-    def __init__(self, message: str, outcome: SendOutcome) -> None:
+    def __init__(self, message: str, outcome: SendOutcome, cause: BaseException | None = None) -> None:
         super().__init__(message)
         self.outcome = outcome
+        self.cause = cause
 
 
 class GatewayUnreachableError(CampaignIncompleteError):
@@ -80,6 +82,7 @@ class GatewayUnreachableError(CampaignIncompleteError):
     :param cause: the last transport failure.
     """
 
+    cause: YxtTransportError
+
     def __init__(self, message: str, outcome: SendOutcome, cause: YxtTransportError) -> None:
-        super().__init__(message, outcome)
-        self.cause = cause
+        super().__init__(message, outcome, cause)

@@ -225,6 +225,8 @@ class CampaignSender:
         # Batches held back while the circuit was open, sent first once it closes.
         held: deque[BatchRecord] = deque()
         unreachable: YxtTransportError | None = None
+        # What left the last batch unsent, for the error that ends the pass.
+        last_error: BaseException | None = None
         try:
             while True:
                 while (
@@ -256,6 +258,8 @@ class CampaignSender:
                         continue
                     self._record_error(batch, error)
                     outcome.failed_batches.append(batch.batch_index)
+                    if not isinstance(error, _Cancelled):
+                        last_error = error
                     if isinstance(error, YxtTransportError) and self._circuit.is_probe(batch.batch_index):
                         # The probe spent its own retries without an answer: give up on this try.
                         unreachable = error
@@ -293,8 +297,10 @@ class CampaignSender:
                 f"({outcome.unsent_recipients} recipients) could not be sent this time; "
                 "a retry of the task resumes with them and re-sends nothing already accepted"
             )
+            if last_error is not None:
+                message += f". Cause: {type(last_error).__name__}: {_sentence(str(last_error))}"
             self.ledger.set_campaign_status(campaign_id, "sending", error=message)
-            raise CampaignIncompleteError(message, outcome)
+            raise CampaignIncompleteError(message, outcome, last_error)
         if outcome.refused_recipients:
             # Not an error of the campaign: the gateway's decision per number, kept in the ledger.
             log.warning(

@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from yxt_provider.client.advice import after_lost_answer
 from yxt_provider.client.errors import (
     YxtNoDataError,
     YxtProtocolError,
@@ -48,6 +49,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+# Room for the advice: a message must stay readable in a task log line.
+_BODY_LIMIT = 120
 
 
 class YxtClient:
@@ -146,9 +149,7 @@ class YxtClient:
         )
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if task_id is None:
-            raise YxtProtocolError(
-                f"send was accepted but the reply has no data.taskId: {truncate_for_message(repr(data))}"
-            )
+            raise self._broken_data(f"send serial {body['serialNumber']}", "code 0 but no data.taskId", data)
         return SendResult(
             task_id=str(task_id),
             serial_number=body["serialNumber"],
@@ -185,7 +186,7 @@ class YxtClient:
         if data is None:
             return []
         if not isinstance(data, list):
-            raise YxtProtocolError(f"report data is not a list: {truncate_for_message(repr(data))}")
+            raise self._broken_data("report", "code 0 but data is not a list", data)
         try:
             return [
                 Receipt(
@@ -206,9 +207,7 @@ class YxtClient:
         if not data:
             return ReplyPage(replies=[], max_id=None)
         if not isinstance(data, dict) or not isinstance(data.get("apiSmsReplyBoList", []), list):
-            raise YxtProtocolError(
-                f"reply/query data has no apiSmsReplyBoList: {truncate_for_message(repr(data))}"
-            )
+            raise self._broken_data("reply/query", "code 0 but data has no apiSmsReplyBoList", data)
         try:
             replies = [
                 Reply(
@@ -295,34 +294,47 @@ class YxtClient:
     def _parse(response: requests.Response, what: str) -> Any:
         # The protocol is UTF-8 throughout; requests' charset guessing would cost more than the call.
         text = response.content.decode("utf-8", errors="replace")
-        if response.status_code != 200:
+        status = response.status_code
+        if status != 200:
             raise YxtProtocolError(
-                f"{what}: HTTP {response.status_code} from the gateway: {truncate_for_message(text)!r}",
-                status=response.status_code,
+                f"{what}: HTTP {status} from the gateway: {truncate_for_message(text, _BODY_LIMIT)!r}. "
+                f"{_http_advice(status, what)}",
+                status=status,
                 body=truncate_for_message(text),
             )
         try:
             envelope = json.loads(text)
         except ValueError:
-            raise YxtProtocolError(
-                f"{what}: the gateway's answer is not JSON: {truncate_for_message(text)!r}",
-                status=200,
-                body=truncate_for_message(text),
-            ) from None
+            raise _broken_answer(what, "the gateway's answer is not JSON", text) from None
         if not isinstance(envelope, dict) or "code" not in envelope:
-            raise YxtProtocolError(
-                f"{what}: the gateway's answer has no 'code': {truncate_for_message(text)!r}",
-                status=200,
-                body=truncate_for_message(text),
-            )
+            raise _broken_answer(what, "the gateway's answer has no 'code'", text)
         code = envelope["code"]
         if isinstance(code, bool) or not isinstance(code, int):
-            raise YxtProtocolError(
-                f"{what}: the gateway's 'code' is {type(code).__name__} {code!r}, expected an integer",
-                status=200,
-                body=truncate_for_message(text),
+            raise _broken_answer(
+                what, f"the gateway's 'code' is {type(code).__name__} {code!r}, expected an integer", text
             )
         if code != 0:
             msg = envelope.get("msg")
             raise error_for_code(code, msg if isinstance(msg, str) else "", context=what)
         return envelope.get("data")
+
+    @staticmethod
+    def _broken_data(what: str, problem: str, data: object) -> YxtProtocolError:
+        """A code-0 answer whose ``data`` does not have the protocol's shape."""
+        return _broken_answer(what, problem, repr(data))
+
+
+def _http_advice(status: int, what: str) -> str:
+    if status >= 500:
+        return f"A server error (gateway or proxy): retried; if it persists, ask the gateway operator. {after_lost_answer(what)}"
+    return "Not the gateway's protocol: check that the connection's host and port point at the YXT gateway's API"
+
+
+def _broken_answer(what: str, problem: str, text: str) -> YxtProtocolError:
+    """HTTP 200 with an answer that breaks the protocol: whether the call took effect is unknown."""
+    return YxtProtocolError(
+        f"{what}: {problem}: {truncate_for_message(text, _BODY_LIMIT)!r}. The gateway broke the protocol "
+        f"(report it to the gateway operator if it repeats). {after_lost_answer(what)}",
+        status=200,
+        body=truncate_for_message(text),
+    )

@@ -195,6 +195,10 @@ class YxtThrottledError(YxtResultError):
     code = 11
     meaning = "requests too frequent"
     retryable = True
+    hint = (
+        "Retried with back-off; if it keeps happening, lower max_requests_per_second or the "
+        "Airflow pool's slots for this connection"
+    )
 
 
 class YxtBalanceExhaustedError(YxtAccountError):
@@ -225,6 +229,10 @@ class YxtSendFailedError(YxtResultError):
     code = 20
     meaning = "send failed, contact administrator"
     retryable = True
+    hint = (
+        "The gateway failed on its side and was retried a bounded number of times; nothing was taken. "
+        "If it persists, ask the gateway operator"
+    )
 
 
 class YxtTemplateMismatchError(YxtCallerError):

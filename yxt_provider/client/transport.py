@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from yxt_provider.client.advice import after_lost_answer
 from yxt_provider.client.errors import YxtTransportError, truncate_for_message
 
 __all__ = ["innermost_cause", "transport_error"]
@@ -53,8 +54,10 @@ def _seconds(timeout: object, part: int) -> str:
     return f"{value:g} s" if isinstance(value, (int, float)) else f"{value} s"
 
 
-def _meaning(exc: BaseException, cause: BaseException, url: str, timeout: object) -> tuple[str, str, str]:
-    """``(kind, what happened, what to do)`` for the failure."""
+def _meaning(
+    exc: BaseException, cause: BaseException, url: str, timeout: object, what: str
+) -> tuple[str, str, str]:
+    """``(kind, what happened, what to do)`` for the failure of the call ``what``."""
     text = str(cause)
     if isinstance(exc, requests.ConnectTimeout):
         return (
@@ -66,7 +69,8 @@ def _meaning(exc: BaseException, cause: BaseException, url: str, timeout: object
         return (
             "timeout",
             f"connected, but no answer within {_seconds(timeout, 1)}",
-            "The gateway is slow or stuck; a send may still have been accepted, so it is retried under the same serial",
+            f"The gateway is slow or stuck (raise the connection's timeout extra if it is only slow). "
+            f"{after_lost_answer(what)}",
         )
     if isinstance(cause, ConnectionRefusedError):
         return (
@@ -100,7 +104,7 @@ def _meaning(exc: BaseException, cause: BaseException, url: str, timeout: object
         return (
             "reset",
             "the answer was cut off mid-way",
-            "The call may have taken effect; it is retried (a send under the same serial)",
+            after_lost_answer(what),
         )
     if isinstance(cause, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)) or (
         "RemoteDisconnected" in type(cause).__name__
@@ -108,7 +112,7 @@ def _meaning(exc: BaseException, cause: BaseException, url: str, timeout: object
         return (
             "reset",
             "the gateway closed the connection before answering",
-            "A send may still have been accepted, so it is retried under the same serial",
+            after_lost_answer(what),
         )
     return "other", "request failed", "Check the connection's host and port"
 
@@ -128,7 +132,7 @@ def transport_error(
     :param timeout: the timeout in force, for timeout messages.
     """
     cause = innermost_cause(exc)
-    kind, happened, todo = _meaning(exc, cause, url, timeout)
+    kind, happened, todo = _meaning(exc, cause, url, timeout, what)
     endpoint = _endpoint(url)
     cause_text = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
     detail = truncate_for_message(f"{type(exc).__name__}: {exc}", _DETAIL_LIMIT)

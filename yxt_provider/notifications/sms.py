@@ -179,6 +179,20 @@ class YxtSmsNotifier(BaseNotifier):
             return ""
 
     def _log_failure(self, exc: BaseException) -> None:
+        from yxt_provider.client.errors import YxtProtocolError, YxtTransportError
+
+        # Refused, unknown host, TLS, no connection: the request never reached the gateway.
+        answer_lost = (
+            isinstance(exc, YxtTransportError)
+            and (exc.kind == "reset" or exc.cause.startswith("connected, but no answer"))
+        ) or (isinstance(exc, YxtProtocolError) and exc.status == 200)
+        if answer_lost:
+            # The gateway may have taken the request: saying "not sent" would invite a manual repeat.
+            self.log.error(
+                "The alert SMS may have been sent, but the gateway's answer was lost; a repeated "
+                "callback for this event sends nothing twice: %s: %s", type(exc).__name__, exc,
+            )  # fmt: skip
+            return
         self.log.error("No alert SMS was sent: %s: %s", type(exc).__name__, exc)
 
 
