@@ -117,7 +117,9 @@ def stored_receipts(ledger: Ledger, numbers: list[str]) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def run_report(cell: Cell, control: ControlPlane, ledger: Ledger, client: YxtClient, logs: TaskLogs) -> CellRun:
+def run_report(
+    cell: Cell, control: ControlPlane, ledger: Ledger, client: YxtClient, logs: TaskLogs
+) -> CellRun:
     numbers = numbers_of(cell)
     index = ALL_CELLS.index(cell)
     send_campaign(ledger, client, cell.id, numbers, batch_size=RECIPIENTS, tag=90_000_000 + index)
@@ -150,7 +152,9 @@ def stored_replies(ledger: Ledger, numbers: list[str]) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def run_replies(cell: Cell, control: ControlPlane, ledger: Ledger, client: YxtClient, logs: TaskLogs) -> CellRun:
+def run_replies(
+    cell: Cell, control: ControlPlane, ledger: Ledger, client: YxtClient, logs: TaskLogs
+) -> CellRun:
     numbers = numbers_of(cell)
     for number in numbers:
         control.sandbox.inject_reply(ACCESS_NUMBER, "收到", user_number=number)

@@ -207,9 +207,11 @@ def test_client_sees_spoiled_answers_as_protocol_errors(
 
 def test_accept_then_stall_acts_then_outlasts_the_client(yxt_sandbox: SandboxServer) -> None:
     yxt_sandbox.configure(faults=[Fault("send", "accept_then_stall", times=1, seconds=0.6)])
-    with yxt_sandbox.client(retry=ONCE, timeout=(2.0, 0.2)) as client:
-        with pytest.raises(YxtTransportError) as info:
-            client.send(["13800138000"], "hi", CATCH_ALL, serial(1))
+    with (
+        yxt_sandbox.client(retry=ONCE, timeout=(2.0, 0.2)) as client,
+        pytest.raises(YxtTransportError) as info,
+    ):
+        client.send(["13800138000"], "hi", CATCH_ALL, serial(1))
     assert info.value.kind == "timeout"
     assert len(yxt_sandbox.accepted()) == 1
     assert yxt_sandbox.counters()["in_flight"] == 1  # still holding the answer

@@ -11,9 +11,7 @@ from __future__ import annotations
 __all__ = ["after_lost_answer", "call_kind"]
 
 _ADVICE = {
-    "send": (
-        "The send may have been accepted: a retry reuses the serial, so code 15 makes a repeat a no-op"
-    ),
+    "send": ("The send may have been accepted: a retry reuses the serial, so code 15 makes a repeat a no-op"),
     "report": (
         "Receipts in a lost answer may be gone (the gateway hands each out once); "
         "their messages stay pending in the ledger, and the next drain reads the rest"

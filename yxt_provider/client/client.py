@@ -326,8 +326,13 @@ class YxtClient:
 
 def _http_advice(status: int, what: str) -> str:
     if status >= 500:
-        return f"A server error (gateway or proxy): retried; if it persists, ask the gateway operator. {after_lost_answer(what)}"
-    return "Not the gateway's protocol: check that the connection's host and port point at the YXT gateway's API"
+        return (
+            "A server error (gateway or proxy): retried; if it persists, ask the gateway operator. "
+            f"{after_lost_answer(what)}"
+        )
+    return (
+        "Not the gateway's protocol: check that the connection's host and port point at the YXT gateway's API"
+    )
 
 
 def _broken_answer(what: str, problem: str, text: str) -> YxtProtocolError:

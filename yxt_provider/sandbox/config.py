@@ -17,7 +17,6 @@ __all__ = [
     "DEFAULT_APP_SECRET",
     "DEFAULT_SP_CODE",
     "DEFAULT_TEMPLATES",
-    "ACTING_FAULT_KINDS",
     "ENDPOINTS",
     "FAULT_KINDS",
     "TIMED_FAULT_KINDS",
@@ -51,10 +50,6 @@ FAULT_KINDS: tuple[str, ...] = (
     "malformed_json",
     "wrong_type_code",
     "wrong_type_data",
-)
-#: The kinds that process the call before spoiling its answer (the others leave no trace).
-ACTING_FAULT_KINDS: frozenset[str] = frozenset(
-    ("accept_then_drop", "accept_then_500", "accept_then_cut", "accept_then_stall")
 )
 #: The kinds that need ``seconds`` (how long they hold the answer).
 TIMED_FAULT_KINDS: frozenset[str] = frozenset(("latency", "accept_then_stall"))
