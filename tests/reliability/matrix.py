@@ -112,7 +112,8 @@ FAULTS: tuple[FaultRow, ...] = (
         "latency",
         1,
         _ALL_RETRIED,
-        seconds=0.6,
+        # Well past the retry: the late handling must meet a call already answered.
+        seconds=1.0,
     ),
     FaultRow("http_500", "HTTP 500", "http_500", 1, _ALL_RETRIED),
     FaultRow("drop", "connection reset before answering", "drop", 1, _ALL_RETRIED),
