@@ -8,7 +8,7 @@ and :data:`REQUIRED` must all be pinned.
 ``--installed`` also checks that the running interpreter has exactly those versions
 installed (pip could have resolved something else than asked).
 
-Runs on the standard library only (Python 3.11+ for ``tomllib``), so it needs no venv.
+Runs on the standard library alone on Python 3.11+ (``tomllib``), so it needs no venv.
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 has no tomllib; tomli is its backport (a dependency there)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
@@ -82,8 +86,8 @@ def mismatches(pins: dict[str, str], bounds: dict[str, str | None]) -> list[str]
         if name not in bounds:
             problems.append(f"{name}=={version}: not a dependency in pyproject.toml")
         elif bounds[name] is None or not same_version(str(bounds[name]), version):
-            shown = f">={bounds[name]}" if bounds[name] else "no lower bound"
-            problems.append(f"{name}=={version}: pyproject.toml says {name}{shown}")
+            shown = f"{name}>={bounds[name]}" if bounds[name] else f"{name} without a >= bound"
+            problems.append(f"{name}=={version}: pyproject.toml says {shown}")
     return problems
 
 
