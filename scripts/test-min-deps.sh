@@ -9,14 +9,16 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${MIN_VENV:-.venv-min}
 STAMP="$VENV/.yxt-installed"
-# A bound in pyproject.toml and its line in min-versions.txt must agree before testing either.
-"$PYTHON" scripts/check_min_versions.py
 want=$(cat pyproject.toml requirements/min-versions.txt requirements/min-tests.txt requirements/constraints.txt \
   | sha256sum | cut -d' ' -f1)
 
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "==> creating $VENV with the lowest allowed dependency versions"
-  rm -rf "$VENV"
+  # Only ever delete a virtualenv (MIN_VENV could name any directory).
+  if [ -e "$VENV" ]; then
+    [ -f "$VENV/pyvenv.cfg" ] || { echo "$VENV exists and is not a virtualenv; not replacing it" >&2; exit 1; }
+    rm -rf "$VENV"
+  fi
   "$PYTHON" -m venv "$VENV"
   # constraints.txt pins the newest versions of the packages under test: leave those out, so
   # min-versions.txt decides them and everything else stays as reproducible as in .venv.
@@ -29,7 +31,8 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$STAMP"
 fi
 
-# pip could have resolved something else than asked; fail loudly rather than test the wrong thing.
+# The pins must be pyproject.toml's lower bounds, and pip must have installed exactly them
+# (it could resolve something else than asked): fail loudly rather than test the wrong thing.
 "$VENV/bin/python" scripts/check_min_versions.py --installed
 echo "==> tests/client and tests/ledger on the lowest allowed versions"
 exec "$VENV/bin/python" -m pytest tests/client tests/ledger -q -p no:cacheprovider "$@"
