@@ -9,11 +9,16 @@ written to) and turns off the example DAGs. Subprocesses started by tests inheri
 which the fresh ``AIRFLOW_HOME`` makes unnecessary.
 
 Nothing here creates the metadata database; tests that need one should add a fixture for it.
+
+Airflow is imported only when it is installed: ``tests/client`` and ``tests/ledger`` also run
+in the lowest-versions venv of ``scripts/test-min-deps.sh``, which has no Airflow (it would
+pin newer versions of the libraries under test).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -27,9 +32,10 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_AIRFLOW_HOME, "dags")
 # Airflow binds its log handlers to sys.stdout/sys.stderr when first imported. Import it
 # while those are the process's real streams, so its output goes to file descriptors 1 and
 # 2, which pytest captures per test (capfd) instead of to a capture object closed later.
-with contextlib.redirect_stdout(sys.__stdout__), contextlib.redirect_stderr(sys.__stderr__):
-    import airflow.sdk
-    import airflow.settings  # noqa: F401
+if importlib.util.find_spec("airflow") is not None:
+    with contextlib.redirect_stdout(sys.__stdout__), contextlib.redirect_stderr(sys.__stderr__):
+        import airflow.sdk
+        import airflow.settings  # noqa: F401
 
 # Reusable fixtures: the dual-backend (SQLite + PostgreSQL) ledger database.
 pytest_plugins = ["tests.fixtures.ledger", "tests.fixtures.airflow"]

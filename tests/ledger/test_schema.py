@@ -114,6 +114,23 @@ def test_sqlite_engine_settings(tmp_path: object) -> None:
         engine.dispose()
 
 
+def test_postgres_messages_table_leaves_half_of_each_page_free(postgres_schema_url: str) -> None:
+    """fillfactor 50 (room for HOT updates by receipts), set the same way on SQLAlchemy 2.0 and 2.1."""
+    engine = create_ledger_engine(postgres_schema_url)
+    try:
+        ensure_schema(engine)
+        with engine.connect() as conn:
+            options = conn.execute(
+                sa.text(
+                    "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE c.relname = 'yxt_messages' AND n.nspname = current_schema()"
+                )
+            ).scalar_one()
+        assert options == ["fillfactor=50"]
+    finally:
+        engine.dispose()
+
+
 def test_version_1_alone_creates_only_its_tables(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(migrations, "STEPS", migrations.STEPS[:1])
     monkeypatch.setattr(migrations, "LATEST_VERSION", 1)
