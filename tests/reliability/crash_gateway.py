@@ -81,7 +81,9 @@ class GatewayTap:
         """Give the sandbox its own ``handle`` back."""
         self._state.handle = self._original  # type: ignore[method-assign]
 
-    def _handle(self, endpoint: str, headers: Mapping[str, str], client_ip: str | None, body: bytes) -> CallResult:
+    def _handle(
+        self, endpoint: str, headers: Mapping[str, str], client_ip: str | None, body: bytes
+    ) -> CallResult:
         result = self._original(endpoint, headers, client_ip, body)
         if result.code != 0:
             return result

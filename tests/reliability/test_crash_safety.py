@@ -83,7 +83,9 @@ def test_receipt_drain_killed_anywhere_then_retried_stores_each_receipt_once(
         job = Job("receipts", f"sqlite:///{tmp_path}/receipts-{index}.db", sandbox.base_url)
         ledger = Ledger.from_url(job.ledger_url)
         with client_for(sandbox.base_url) as client:  # the campaign whose receipts are drained
-            send_campaign(Job("send", job.ledger_url, sandbox.base_url, numbers=RECEIPT_AUDIENCE), ledger, client)
+            send_campaign(
+                Job("send", job.ledger_url, sandbox.base_url, numbers=RECEIPT_AUDIENCE), ledger, client
+            )
         run = loop.run(point, job)
         # Receipts are read once with no acknowledgement: the page in hand at the kill is the
         # only one allowed to go missing, and only at the points that hold a page uncommitted.

@@ -15,7 +15,11 @@ from yxt_provider.ledger import Ledger, export_campaign_csv, schema
 
 
 def reply(
-    number: str, text: str, when: str = "2026-12-02 09:30:00", mdn: str = ACCESS_NUMBER, reply_id: str | None = None
+    number: str,
+    text: str,
+    when: str = "2026-12-02 09:30:00",
+    mdn: str = ACCESS_NUMBER,
+    reply_id: str | None = None,
 ) -> Reply:
     return Reply(
         call_mdn=mdn, content=text, reply_time=parse_gateway_time(when), user_number=number, reply_id=reply_id

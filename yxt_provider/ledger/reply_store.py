@@ -62,7 +62,13 @@ def reply_key(reply: Reply, occurrence: int) -> str:
         # A prefix no content key can produce: the two kinds of key never meet.
         fields: tuple[str, ...] = ("gateway-id", reply.reply_id)
     else:
-        fields = (reply.user_number, reply.reply_time.isoformat(), reply.call_mdn, reply.content, str(occurrence))
+        fields = (
+            reply.user_number,
+            reply.reply_time.isoformat(),
+            reply.call_mdn,
+            reply.content,
+            str(occurrence),
+        )
     return hashlib.sha256(_FIELD_SEPARATOR.join(fields).encode("utf-8")).hexdigest()
 
 
