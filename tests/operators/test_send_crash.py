@@ -7,11 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import sqlalchemy as sa
 
 from tests.fixtures.airflow import DagFiles, task_states, xcom_value
+from tests.fixtures.witness import assert_sent_exactly_once
 from tests.operators.dag_sources import numbers_expr, send_dag
 from yxt_provider.ledger import Ledger
 from yxt_provider.sandbox import Fault, SandboxServer
@@ -76,5 +76,4 @@ def test_sigkill_between_batches_then_retry_sends_each_once(
     # Batch 3 went out again under its serial: whether the first request reached the gateway
     # before the kill decides if it counts as sent now or as accepted earlier (code 15).
     assert summary["skipped"] in (2000, 2500) and summary["sent"] + summary["skipped"] == 2500
-    counts = Counter(n for request in sandbox.accepted() for n in request.numbers)
-    assert len(counts) == 2500 and set(counts.values()) == {1}
+    assert_sent_exactly_once(sandbox, ledger, "crash-test", [f"138{i:08d}" for i in range(2500)])

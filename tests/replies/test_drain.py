@@ -35,6 +35,16 @@ def test_more_replies_than_one_page(gateway: SandboxServer, ledger: Ledger) -> N
     assert gateway.counters()["replies"]["pending"] == 0  # every page confirmed
 
 
+def test_identical_replies_split_across_pages_are_all_stored(gateway: SandboxServer, ledger: Ledger) -> None:
+    gateway.configure(reply_page_size=2)
+    for _ in range(5):  # the same number, text and second, five times
+        gateway.inject_reply(ACCESS_NUMBER, "1", user_number="13800000001", reply_time="2026-12-02 09:30:00")
+    with gateway.client() as client:
+        result = drain_replies(client, ledger)
+    assert (result.read, result.stored, result.pages) == (5, 5, 3)
+    assert stored(ledger) == [("13800000001", "1")] * 5
+
+
 @pytest.mark.parametrize("kind", ["http_500", "drop"])
 def test_confirm_failing_before_it_takes_effect_then_a_rerun(
     gateway: SandboxServer, ledger: Ledger, kind: str

@@ -14,8 +14,16 @@ from yxt_provider.client.models import Reply, parse_gateway_time
 from yxt_provider.ledger import Ledger, export_campaign_csv, schema
 
 
-def reply(number: str, text: str, when: str = "2026-12-02 09:30:00", mdn: str = ACCESS_NUMBER) -> Reply:
-    return Reply(call_mdn=mdn, content=text, reply_time=parse_gateway_time(when), user_number=number)
+def reply(
+    number: str,
+    text: str,
+    when: str = "2026-12-02 09:30:00",
+    mdn: str = ACCESS_NUMBER,
+    reply_id: str | None = None,
+) -> Reply:
+    return Reply(
+        call_mdn=mdn, content=text, reply_time=parse_gateway_time(when), user_number=number, reply_id=reply_id
+    )
 
 
 def stored_rows(ledger: Ledger) -> list[sa.Row]:
@@ -35,6 +43,16 @@ def test_a_page_delivered_again_adds_nothing_and_identical_replies_stay_two(ledg
     rows = stored_rows(ledger)
     assert len(rows) == 4
     assert sorted(r.occurrence for r in rows if r.user_number == "13800000001") == [1, 2, 3]
+
+
+def test_identical_replies_on_different_pages_stay_two_when_the_gateway_gives_ids(ledger: Ledger) -> None:
+    # Same number, text and second, one per page: by content each is "the first of its page".
+    first_page = [reply("13800000001", "1", reply_id="7")]
+    second_page = [reply("13800000001", "1", reply_id="8")]
+    assert ledger.store_replies(first_page).stored == 1
+    assert ledger.store_replies(first_page).already_stored == 1  # delivered again: nothing new
+    assert ledger.store_replies(second_page).stored == 1
+    assert sorted(row.gateway_id for row in stored_rows(ledger)) == ["7", "8"]
 
 
 def test_reply_times_are_beijing_time_stored_as_utc(ledger: Ledger) -> None:

@@ -1,8 +1,9 @@
 """The reply side of the ledger: inbound replies stored once each, attributed, handed to consumers once.
 
-Storing is idempotent: a reply is identified by its content and its occurrence among
-identical items of its page (the gateway gives replies no id), so a page delivered again
-after a crash adds nothing. Each new reply is linked to the campaign of this ledger that
+Storing is idempotent: a reply is identified by the id the gateway gives it in its page
+(the one ``maxId`` counts), so a page delivered again after a crash adds nothing and
+identical replies stay apart even on different pages. A gateway that gives no id gets the
+fallback: the reply's content and its occurrence among identical items of its page. Each new reply is linked to the campaign of this ledger that
 last messaged its number before the reply, within the attribution window.
 
 Consumers (a DAG that acts on replies) take the replies they have not handled yet and mark
@@ -47,12 +48,27 @@ _FIELD_SEPARATOR = "\x1f"
 
 
 def reply_key(reply: Reply, occurrence: int) -> str:
-    """The identity of a reply: its content and its occurrence (1, 2, …) among identical ones of its page.
+    """The identity of a reply: the gateway's id for it, else its content and occurrence in its page.
+
+    The id wins because content cannot tell two identical replies (same number, text and
+    second) apart once they fall on different pages: each is then the first of its kind in
+    its page, and the second would be taken for the first delivered again.
 
     :param reply: the reply as read from the gateway.
-    :param occurrence: how many identical replies came before it in the page, plus one.
+    :param occurrence: how many identical replies came before it in the page, plus one (used
+        only when the reply has no id).
     """
-    fields = (reply.user_number, reply.reply_time.isoformat(), reply.call_mdn, reply.content, str(occurrence))
+    if reply.reply_id is not None:
+        # A prefix no content key can produce: the two kinds of key never meet.
+        fields: tuple[str, ...] = ("gateway-id", reply.reply_id)
+    else:
+        fields = (
+            reply.user_number,
+            reply.reply_time.isoformat(),
+            reply.call_mdn,
+            reply.content,
+            str(occurrence),
+        )
     return hashlib.sha256(_FIELD_SEPARATOR.join(fields).encode("utf-8")).hexdigest()
 
 

@@ -259,9 +259,9 @@ excluded_recipients = sa.Table(
 replies = sa.Table(
     "yxt_replies",
     metadata,
-    # The gateway's reply items carry no id: a reply is its content (number, time, text,
-    # access number) plus its occurrence among identical items of one page, hashed. Two
-    # identical replies in one page are two rows; a page delivered again adds nothing.
+    # A reply is the id the gateway gives it in its page, hashed; a gateway that gives none
+    # falls back to its content (number, time, text, access number) plus its occurrence
+    # among identical items of one page. A page delivered again adds nothing.
     sa.Column("reply_key", sa.String(64), primary_key=True),
     sa.Column("user_number", sa.String(PHONE_LENGTH), nullable=False),
     sa.Column("content", sa.Text, nullable=False),
@@ -272,7 +272,7 @@ replies = sa.Table(
     # attribution window; NULL when none did.
     sa.Column("campaign_id", sa.String(CAMPAIGN_ID_LENGTH), nullable=True),
     sa.Column("stored_at", UTCDateTime, nullable=False),
-    # The id the gateway gave the reply in its page, when it gives one (not part of the key).
+    # The id the gateway gave the reply in its page, when it gives one (then the key is made of it).
     sa.Column("gateway_id", sa.String(64), nullable=True),
     sa.Index("ix_yxt_replies_campaign", "campaign_id"),
     sa.Index("ix_yxt_replies_number_time", "user_number", "reply_time"),
