@@ -55,6 +55,21 @@ def test_identical_replies_on_different_pages_stay_two_when_the_gateway_gives_id
     assert sorted(row.gateway_id for row in stored_rows(ledger)) == ["7", "8"]
 
 
+def test_a_reply_stored_under_its_content_key_before_ids_were_keys_is_not_stored_again(
+    ledger: Ledger,
+) -> None:
+    # What a ledger written before replies were keyed on the gateway's id holds: the content
+    # key, the id beside it. The page was not confirmed, so the gateway hands it out again.
+    assert ledger.store_replies([reply("13800000001", "1")]).stored == 1
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.update(schema.replies).values(gateway_id="7"))
+    again = ledger.store_replies(
+        [reply("13800000001", "1", reply_id="7"), reply("13800000001", "1", reply_id="8")]
+    )
+    assert (again.stored, again.already_stored) == (1, 1)
+    assert sorted(row.gateway_id for row in stored_rows(ledger)) == ["7", "8"]
+
+
 def test_reply_times_are_beijing_time_stored_as_utc(ledger: Ledger) -> None:
     ledger.store_replies([reply("13800000001", "1", when="2026-12-02 00:30:00")])
     (row,) = stored_rows(ledger)

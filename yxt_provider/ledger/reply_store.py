@@ -113,6 +113,7 @@ def store_replies(
                     "gateway_id": reply.reply_id,
                 }
             )
+        rows = _without_ids_already_stored(conn, rows)
         # Sorted by key: concurrent storers of one page insert in one order and cannot deadlock.
         in_key_order = sorted(rows, key=lambda row: row["reply_key"])
         new_keys = set(dialects.insert_ignore_many(conn, schema.replies, in_key_order))
@@ -132,6 +133,24 @@ def store_replies(
         opted_out=opted_out,
         new=new,
     )
+
+
+def _without_ids_already_stored(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` less those whose gateway id a stored reply already carries.
+
+    Ledgers written before replies were keyed on the gateway's id hold them under their
+    content key, with the id beside it: a page read before an upgrade and delivered again
+    after it must not store its replies a second time under the new key.
+    """
+    ids = {row["gateway_id"] for row in rows if row["gateway_id"] is not None}
+    if not ids:
+        return rows
+    numbers = {row["user_number"] for row in rows if row["gateway_id"] is not None}
+    # user_number leads an index: the lookup reads only this page's numbers, not the table.
+    stored = set(
+        conn.scalars(sa.select(_r.gateway_id).where(_r.user_number.in_(numbers), _r.gateway_id.in_(ids)))
+    )
+    return [row for row in rows if row["gateway_id"] not in stored]
 
 
 def _stored(row: Any) -> StoredReply:
