@@ -55,6 +55,14 @@ def test_identical_replies_on_different_pages_stay_two_when_the_gateway_gives_id
     assert sorted(row.gateway_id for row in stored_rows(ledger)) == ["7", "8"]
 
 
+def test_the_same_gateway_id_from_two_accounts_keeps_both_replies(ledger: Ledger) -> None:
+    # Ids are unique per gateway account; one ledger can serve two accounts (or a gateway
+    # that restarted its ids): different replies under one id are still two replies.
+    assert ledger.store_replies([reply("13800000001", "1", reply_id="7")]).stored == 1
+    assert ledger.store_replies([reply("13800000002", "TD", reply_id="7")]).stored == 1
+    assert len(stored_rows(ledger)) == 2
+
+
 def test_a_reply_stored_under_its_content_key_before_ids_were_keys_is_not_stored_again(
     ledger: Ledger,
 ) -> None:

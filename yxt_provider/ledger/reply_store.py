@@ -1,10 +1,11 @@
 """The reply side of the ledger: inbound replies stored once each, attributed, handed to consumers once.
 
-Storing is idempotent: a reply is identified by the id the gateway gives it in its page
-(the one ``maxId`` counts), so a page delivered again after a crash adds nothing and
-identical replies stay apart even on different pages. A gateway that gives no id gets the
-fallback: the reply's content and its occurrence among identical items of its page. Each new reply is linked to the campaign of this ledger that
-last messaged its number before the reply, within the attribution window.
+Storing is idempotent: a reply is identified by its content and the id the gateway gives
+it in its page (the one ``maxId`` counts), so a page delivered again after a crash adds
+nothing and identical replies stay apart even on different pages. A gateway that gives no
+id gets the fallback: the content and its occurrence among identical items of its page.
+Each new reply is linked to the campaign of this ledger that last messaged its number
+before the reply, within the attribution window.
 
 Consumers (a DAG that acts on replies) take the replies they have not handled yet and mark
 them handled in the same transaction as their own write (:func:`take_replies`), so a lost
@@ -48,27 +49,23 @@ _FIELD_SEPARATOR = "\x1f"
 
 
 def reply_key(reply: Reply, occurrence: int) -> str:
-    """The identity of a reply: the gateway's id for it, else its content and occurrence in its page.
+    """The identity of a reply: its content with the gateway's id for it, else with its occurrence in its page.
 
-    The id wins because content cannot tell two identical replies (same number, text and
-    second) apart once they fall on different pages: each is then the first of its kind in
-    its page, and the second would be taken for the first delivered again.
+    The id tells two identical replies (same number, text and second) apart even when they
+    fall on different pages, where each is the first of its kind in its page; the content
+    stays in the key because an id is unique only within one gateway account, and one
+    ledger may serve several.
 
     :param reply: the reply as read from the gateway.
     :param occurrence: how many identical replies came before it in the page, plus one (used
         only when the reply has no id).
     """
+    content = (reply.user_number, reply.reply_time.isoformat(), reply.call_mdn, reply.content)
+    # Distinct leading fields: an id key and an occurrence key never meet.
     if reply.reply_id is not None:
-        # A prefix no content key can produce: the two kinds of key never meet.
-        fields: tuple[str, ...] = ("gateway-id", reply.reply_id)
+        fields: tuple[str, ...] = ("gateway-id", reply.reply_id, *content)
     else:
-        fields = (
-            reply.user_number,
-            reply.reply_time.isoformat(),
-            reply.call_mdn,
-            reply.content,
-            str(occurrence),
-        )
+        fields = (*content, str(occurrence))
     return hashlib.sha256(_FIELD_SEPARATOR.join(fields).encode("utf-8")).hexdigest()
 
 
@@ -136,21 +133,31 @@ def store_replies(
 
 
 def _without_ids_already_stored(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` less those whose gateway id a stored reply already carries.
+    """``rows`` less the replies already stored under their content key, with the same gateway id.
 
     Ledgers written before replies were keyed on the gateway's id hold them under their
     content key, with the id beside it: a page read before an upgrade and delivered again
     after it must not store its replies a second time under the new key.
     """
-    ids = {row["gateway_id"] for row in rows if row["gateway_id"] is not None}
-    if not ids:
+    with_ids = [row for row in rows if row["gateway_id"] is not None]
+    if not with_ids:
         return rows
-    numbers = {row["user_number"] for row in rows if row["gateway_id"] is not None}
     # user_number leads an index: the lookup reads only this page's numbers, not the table.
-    stored = set(
-        conn.scalars(sa.select(_r.gateway_id).where(_r.user_number.in_(numbers), _r.gateway_id.in_(ids)))
-    )
-    return [row for row in rows if row["gateway_id"] not in stored]
+    stored = {
+        _identity(found)
+        for found in conn.execute(
+            sa.select(_r.gateway_id, _r.user_number, _r.reply_time, _r.call_mdn, _r.content).where(
+                _r.user_number.in_({row["user_number"] for row in with_ids}),
+                _r.gateway_id.in_({row["gateway_id"] for row in with_ids}),
+            )
+        ).mappings()
+    }
+    return [row for row in rows if row["gateway_id"] is None or _identity(row) not in stored]
+
+
+def _identity(values: Any) -> tuple[Any, ...]:
+    """What makes two stored replies the same reply: the gateway's id and the content."""
+    return tuple(values[name] for name in ("gateway_id", "user_number", "reply_time", "call_mdn", "content"))
 
 
 def _stored(row: Any) -> StoredReply:

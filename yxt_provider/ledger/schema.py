@@ -255,13 +255,13 @@ excluded_recipients = sa.Table(
     sa.Column("duplicate_of_row", sa.Integer, nullable=True),
 )
 
-#: ``yxt_replies``: inbound replies, identified by their content and occurrence.
+#: ``yxt_replies``: inbound replies, identified by their content and gateway id (or occurrence).
 replies = sa.Table(
     "yxt_replies",
     metadata,
-    # A reply is the id the gateway gives it in its page, hashed; a gateway that gives none
-    # falls back to its content (number, time, text, access number) plus its occurrence
-    # among identical items of one page. A page delivered again adds nothing.
+    # A reply is its content (number, time, text, access number) with the id the gateway
+    # gives it in its page, hashed; for a gateway that gives none, with its occurrence among
+    # identical items of one page. A page delivered again adds nothing.
     sa.Column("reply_key", sa.String(64), primary_key=True),
     sa.Column("user_number", sa.String(PHONE_LENGTH), nullable=False),
     sa.Column("content", sa.Text, nullable=False),
