@@ -13,8 +13,6 @@ from requests.adapters import HTTPAdapter
 from yxt_provider.client.errors import (
     YxtNoDataError,
     YxtProtocolError,
-    error_for_code,
-    truncate_for_message,
 )
 from yxt_provider.client.fail_list import read_fail_list
 from yxt_provider.client.models import Receipt, Reply, ReplyPage, SendResult, parse_gateway_time
@@ -27,6 +25,8 @@ from yxt_provider.client.protocol import (
     PATH_SEND,
     SERIAL_PATTERN,
     build_send_body,
+    describe_data,
+    parse_envelope,
 )
 from yxt_provider.client.request_id import new_request_id
 from yxt_provider.client.retry import RetrySettings, build_retrying
@@ -147,7 +147,7 @@ class YxtClient:
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if task_id is None:
             raise YxtProtocolError(
-                f"send was accepted but the reply has no data.taskId: {truncate_for_message(repr(data))}"
+                f"send was accepted but the reply has no data.taskId: {describe_data(data)}"
             )
         return SendResult(
             task_id=str(task_id),
@@ -185,7 +185,7 @@ class YxtClient:
         if data is None:
             return []
         if not isinstance(data, list):
-            raise YxtProtocolError(f"report data is not a list: {truncate_for_message(repr(data))}")
+            raise YxtProtocolError(f"report data is not a list: {describe_data(data)}")
         try:
             return [
                 Receipt(
@@ -195,9 +195,10 @@ class YxtClient:
                 )
                 for item in data
             ]
-        except (KeyError, TypeError, ValueError) as exc:
+        # OverflowError: int() of an infinite float ("result": 1e999).
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise YxtProtocolError(
-                f"report item lacks serialNumber/userNumber/result ({exc!r}): {truncate_for_message(repr(data))}"
+                f"report item lacks serialNumber/userNumber/result ({exc!r}): {describe_data(data)}"
             ) from None
 
     def query_replies(self) -> ReplyPage:
@@ -206,9 +207,7 @@ class YxtClient:
         if not data:
             return ReplyPage(replies=[], max_id=None)
         if not isinstance(data, dict) or not isinstance(data.get("apiSmsReplyBoList", []), list):
-            raise YxtProtocolError(
-                f"reply/query data has no apiSmsReplyBoList: {truncate_for_message(repr(data))}"
-            )
+            raise YxtProtocolError(f"reply/query data has no apiSmsReplyBoList: {describe_data(data)}")
         try:
             replies = [
                 Reply(
@@ -222,7 +221,7 @@ class YxtClient:
             ]
         except (KeyError, TypeError, ValueError) as exc:
             raise YxtProtocolError(
-                f"reply item lacks callMdn/replyTime ({exc!r}): {truncate_for_message(repr(data))}"
+                f"reply item lacks callMdn/replyTime ({exc!r}): {describe_data(data)}"
             ) from None
         max_id = data.get("maxId")
         return ReplyPage(replies=replies, max_id=None if max_id in (None, "") else str(max_id))
@@ -289,40 +288,4 @@ class YxtClient:
             response = self.session.post(url, data=payload, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise transport_error(what, url, exc, self.timeout) from None
-        return self._parse(response, what)
-
-    @staticmethod
-    def _parse(response: requests.Response, what: str) -> Any:
-        # The protocol is UTF-8 throughout; requests' charset guessing would cost more than the call.
-        text = response.content.decode("utf-8", errors="replace")
-        if response.status_code != 200:
-            raise YxtProtocolError(
-                f"{what}: HTTP {response.status_code} from the gateway: {truncate_for_message(text)!r}",
-                status=response.status_code,
-                body=truncate_for_message(text),
-            )
-        try:
-            envelope = json.loads(text)
-        except ValueError:
-            raise YxtProtocolError(
-                f"{what}: the gateway's answer is not JSON: {truncate_for_message(text)!r}",
-                status=200,
-                body=truncate_for_message(text),
-            ) from None
-        if not isinstance(envelope, dict) or "code" not in envelope:
-            raise YxtProtocolError(
-                f"{what}: the gateway's answer has no 'code': {truncate_for_message(text)!r}",
-                status=200,
-                body=truncate_for_message(text),
-            )
-        code = envelope["code"]
-        if isinstance(code, bool) or not isinstance(code, int):
-            raise YxtProtocolError(
-                f"{what}: the gateway's 'code' is {type(code).__name__} {code!r}, expected an integer",
-                status=200,
-                body=truncate_for_message(text),
-            )
-        if code != 0:
-            msg = envelope.get("msg")
-            raise error_for_code(code, msg if isinstance(msg, str) else "", context=what)
-        return envelope.get("data")
+        return parse_envelope(response.status_code, response.content, what)

@@ -1,13 +1,16 @@
-"""The protocol's fixed parts: paths, limits, and the send body, checked before anything is sent.
+"""The protocol's fixed parts: paths, limits, the send body, and reading the answer's envelope.
 
 No third-party import: the operators import these constants at DAG-parse time.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
+from yxt_provider.client.errors import YxtProtocolError, error_for_code, truncate_for_message
 from yxt_provider.client.numbers import normalize_numbers
 
 __all__ = [
@@ -19,6 +22,8 @@ __all__ = [
     "SEND_TYPE_SMS",
     "SERIAL_PATTERN",
     "build_send_body",
+    "describe_data",
+    "parse_envelope",
 ]
 
 #: Path of the send call.
@@ -68,3 +73,62 @@ def build_send_body(
         "messageContent": content,
         "serialNumber": serial_number,
     }
+
+
+def describe_data(data: object) -> str:
+    """A short, masked ``repr`` of decoded gateway data for an error message, whatever its shape.
+
+    ``repr`` of data nested deeper than the interpreter's recursion limit raises
+    ``RecursionError``; the message then says so instead of escaping as that error.
+    """
+    try:
+        text = repr(data)
+    except RecursionError:
+        return f"<{type(data).__name__} nested too deeply to show>"
+    return truncate_for_message(text)
+
+
+def parse_envelope(status: int, content: bytes, what: str) -> Any:
+    """Read one gateway answer and return its ``data``; every failure is one of the provider's errors.
+
+    :param status: the HTTP status.
+    :param content: the raw body, decoded as UTF-8 (invalid bytes replaced: the protocol is UTF-8).
+    :param what: names the call in messages, e.g. ``"send serial 2024…"``.
+    :raises YxtProtocolError: not HTTP 200, not JSON, no integer ``code``.
+    :raises YxtResultError: a non-zero ``code`` (:func:`~yxt_provider.client.errors.error_for_code`).
+    """
+    text = content.decode("utf-8", errors="replace")
+    if status != 200:
+        raise YxtProtocolError(
+            f"{what}: HTTP {status} from the gateway: {truncate_for_message(text)!r}",
+            status=status,
+            body=truncate_for_message(text),
+        )
+    try:
+        envelope = json.loads(text)
+    # RecursionError: "[[[[…" nested deeper than the decoder's stack; ValueError covers
+    # integers longer than int's str limit as well as text that is not JSON.
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
+        raise YxtProtocolError(
+            f"{what}: the gateway's answer is {reason}: {truncate_for_message(text)!r}",
+            status=200,
+            body=truncate_for_message(text),
+        ) from None
+    if not isinstance(envelope, dict) or "code" not in envelope:
+        raise YxtProtocolError(
+            f"{what}: the gateway's answer has no 'code': {truncate_for_message(text)!r}",
+            status=200,
+            body=truncate_for_message(text),
+        )
+    code = envelope["code"]
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise YxtProtocolError(
+            f"{what}: the gateway's 'code' is {type(code).__name__} {describe_data(code)}, expected an integer",
+            status=200,
+            body=truncate_for_message(text),
+        )
+    if code != 0:
+        msg = envelope.get("msg")
+        raise error_for_code(code, msg if isinstance(msg, str) else "", context=what)
+    return envelope.get("data")
