@@ -163,3 +163,21 @@ def test_parse_envelope_raises_only_provider_errors(status: int, body: bytes) ->
     _, error = _outcome(lambda: parse_envelope(status, body, "fuzz"))
     if status != 200:
         assert error is not None
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_the_client_does_not_follow_redirects(status: int) -> None:
+    """A 3xx pointing elsewhere is a protocol error; the signed request is not sent on to the Location."""
+    with scripted_gateway() as elsewhere:
+        elsewhere.script({"code": 0, "msg": "ok", "ok": True, "data": {"taskId": "1"}})
+        with scripted_gateway() as first:
+            first.script(Scripted(b"", status, headers={"Location": elsewhere.base_url + "/api/sms/send"}))
+            with (
+                YxtClient(
+                    first.base_url, "100001", "demo_app", "s3cr3t", retry=RetrySettings(max_attempts=1)
+                ) as c,
+                pytest.raises(YxtError) as info,
+            ):
+                _CALLS["send"](c)
+        assert getattr(info.value, "status", None) == status
+        assert elsewhere.requests == []

@@ -285,7 +285,11 @@ class YxtClient:
     def _attempt(self, url: str, params: dict[str, str] | None, payload: bytes, what: str) -> Any:
         headers = self.signed_headers(params)
         try:
-            response = self.session.post(url, data=payload, headers=headers, timeout=self.timeout)
+            # Never follow a redirect: it would carry the signed headers and the recipients'
+            # numbers to wherever Location points; a 3xx is a protocol error (wrong URL).
+            response = self.session.post(
+                url, data=payload, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
         except requests.RequestException as exc:
             raise transport_error(what, url, exc, self.timeout) from None
         return parse_envelope(response.status_code, response.content, what)
