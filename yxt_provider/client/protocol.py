@@ -42,6 +42,14 @@ SERIAL_PATTERN = re.compile(r"[0-9]{20}")
 SEND_TYPE_SMS = "1"
 
 
+def _is_utf8_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build_send_body(
     numbers: Iterable[str], content: str, template_id: str, serial_number: str
 ) -> dict[str, str]:
@@ -64,6 +72,12 @@ def build_send_body(
         raise ValueError("message content is empty; give the text to send")
     if not isinstance(template_id, str) or not template_id.strip():
         raise ValueError("template_id is empty; give the id of the template registered with the gateway")
+    for name, text in (("message content", content), ("template_id", template_id)):
+        if not _is_utf8_text(text):
+            # Else the request fails later, inside JSON encoding or the signature, as a bare UnicodeEncodeError.
+            raise ValueError(
+                f"{name} holds a lone surrogate (U+D800-U+DFFF), which is not text UTF-8 can send"
+            )
     if not isinstance(serial_number, str) or not SERIAL_PATTERN.fullmatch(serial_number):
         raise ValueError(f"serial number must be exactly 20 digits, got {serial_number!r}")
     return {
