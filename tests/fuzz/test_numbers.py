@@ -127,5 +127,5 @@ def test_mask_numbers_in_text_leaves_no_full_number(
     """Any spelling of a number, anywhere in any text, is masked (as the tests' leak scanner sees it)."""
     spelled = data.draw(spellings(number).map(str.strip)) if data is not None else number
     masked = mask_numbers_in_text(f"{before}{spelled}{after}")
-    assert not find_leaks([masked], [number]), masked
-    assert number.translate(_FULL_WIDTH) not in masked
+    # The full-width spelling is checked as a number of its own, with the scanner's token rule.
+    assert not find_leaks([masked], [number, number.translate(_FULL_WIDTH)]), masked
