@@ -61,7 +61,7 @@ def _assert_answer(path: str, method: str, response: requests.Response) -> None:
 @pytest.mark.parametrize("signed", [False, True], ids=["as-generated", "signed"])
 @schema.parametrize()
 @settings(
-    max_examples=max(1, FUZZ_EXAMPLES // 3),
+    max_examples=max(1, FUZZ_EXAMPLES // 4),
     deadline=None,
     derandomize=not FUZZ_RANDOM,
     suppress_health_check=list(HealthCheck),
