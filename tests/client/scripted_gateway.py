@@ -18,10 +18,11 @@ from typing import Any
 
 @dataclass
 class Scripted:
-    """One canned answer: an HTTP status and a raw body (``None`` drops the connection)."""
+    """One canned answer: an HTTP status, a raw body (``None`` drops the connection), extra headers."""
 
     body: bytes | None
     status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +74,8 @@ def scripted_gateway() -> Iterator[ScriptedGateway]:
             self.send_response(answer.status)
             self.send_header("Content-Type", "application/json;charset=UTF-8")
             self.send_header("Content-Length", str(len(answer.body)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(answer.body)
 

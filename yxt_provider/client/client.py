@@ -10,12 +10,9 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from yxt_provider.client.advice import after_lost_answer
 from yxt_provider.client.errors import (
     YxtNoDataError,
     YxtProtocolError,
-    error_for_code,
-    truncate_for_message,
 )
 from yxt_provider.client.fail_list import read_fail_list
 from yxt_provider.client.models import Receipt, Reply, ReplyPage, SendResult, parse_gateway_time
@@ -27,7 +24,10 @@ from yxt_provider.client.protocol import (
     PATH_REPORT,
     PATH_SEND,
     SERIAL_PATTERN,
+    broken_answer,
     build_send_body,
+    describe_data,
+    parse_envelope,
 )
 from yxt_provider.client.request_id import new_request_id
 from yxt_provider.client.retry import RetrySettings, build_retrying
@@ -49,8 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
-# Room for the advice: a message must stay readable in a task log line.
-_BODY_LIMIT = 120
 
 
 class YxtClient:
@@ -149,7 +147,7 @@ class YxtClient:
         )
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if task_id is None:
-            raise self._broken_data(f"send serial {body['serialNumber']}", "code 0 but no data.taskId", data)
+            raise _broken_data(f"send serial {body['serialNumber']}", "code 0 but no data.taskId", data)
         return SendResult(
             task_id=str(task_id),
             serial_number=body["serialNumber"],
@@ -186,7 +184,7 @@ class YxtClient:
         if data is None:
             return []
         if not isinstance(data, list):
-            raise self._broken_data("report", "code 0 but data is not a list", data)
+            raise _broken_data("report", "code 0 but data is not a list", data)
         try:
             return [
                 Receipt(
@@ -196,9 +194,10 @@ class YxtClient:
                 )
                 for item in data
             ]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise YxtProtocolError(
-                f"report item lacks serialNumber/userNumber/result ({exc!r}): {truncate_for_message(repr(data))}"
+        # OverflowError: int() of an infinite float ("result": 1e999).
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise _broken_data(
+                "report", f"a report item lacks serialNumber/userNumber/result ({exc!r})", data
             ) from None
 
     def query_replies(self) -> ReplyPage:
@@ -207,7 +206,7 @@ class YxtClient:
         if not data:
             return ReplyPage(replies=[], max_id=None)
         if not isinstance(data, dict) or not isinstance(data.get("apiSmsReplyBoList", []), list):
-            raise self._broken_data("reply/query", "code 0 but data has no apiSmsReplyBoList", data)
+            raise _broken_data("reply/query", "code 0 but data has no apiSmsReplyBoList", data)
         try:
             replies = [
                 Reply(
@@ -220,8 +219,8 @@ class YxtClient:
                 for item in data.get("apiSmsReplyBoList") or []
             ]
         except (KeyError, TypeError, ValueError) as exc:
-            raise YxtProtocolError(
-                f"reply item lacks callMdn/replyTime ({exc!r}): {truncate_for_message(repr(data))}"
+            raise _broken_data(
+                "reply/query", f"a reply item lacks callMdn/replyTime ({exc!r})", data
             ) from None
         max_id = data.get("maxId")
         return ReplyPage(replies=replies, max_id=None if max_id in (None, "") else str(max_id))
@@ -285,61 +284,16 @@ class YxtClient:
     def _attempt(self, url: str, params: dict[str, str] | None, payload: bytes, what: str) -> Any:
         headers = self.signed_headers(params)
         try:
-            response = self.session.post(url, data=payload, headers=headers, timeout=self.timeout)
+            # Never follow a redirect: it would carry the signed headers and the recipients'
+            # numbers to wherever Location points; a 3xx is a protocol error (wrong URL).
+            response = self.session.post(
+                url, data=payload, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
         except requests.RequestException as exc:
             raise transport_error(what, url, exc, self.timeout) from None
-        return self._parse(response, what)
-
-    @staticmethod
-    def _parse(response: requests.Response, what: str) -> Any:
-        # The protocol is UTF-8 throughout; requests' charset guessing would cost more than the call.
-        text = response.content.decode("utf-8", errors="replace")
-        status = response.status_code
-        if status != 200:
-            raise YxtProtocolError(
-                f"{what}: HTTP {status} from the gateway: {truncate_for_message(text, _BODY_LIMIT)!r}. "
-                f"{_http_advice(status, what)}",
-                status=status,
-                body=truncate_for_message(text),
-            )
-        try:
-            envelope = json.loads(text)
-        except ValueError:
-            raise _broken_answer(what, "the gateway's answer is not JSON", text) from None
-        if not isinstance(envelope, dict) or "code" not in envelope:
-            raise _broken_answer(what, "the gateway's answer has no 'code'", text)
-        code = envelope["code"]
-        if isinstance(code, bool) or not isinstance(code, int):
-            raise _broken_answer(
-                what, f"the gateway's 'code' is {type(code).__name__} {code!r}, expected an integer", text
-            )
-        if code != 0:
-            msg = envelope.get("msg")
-            raise error_for_code(code, msg if isinstance(msg, str) else "", context=what)
-        return envelope.get("data")
-
-    @staticmethod
-    def _broken_data(what: str, problem: str, data: object) -> YxtProtocolError:
-        """A code-0 answer whose ``data`` does not have the protocol's shape."""
-        return _broken_answer(what, problem, repr(data))
+        return parse_envelope(response.status_code, response.content, what)
 
 
-def _http_advice(status: int, what: str) -> str:
-    if status >= 500:
-        return (
-            "A server error (gateway or proxy): retried; if it persists, ask the gateway operator. "
-            f"{after_lost_answer(what)}"
-        )
-    return (
-        "Not the gateway's protocol: check that the connection's host and port point at the YXT gateway's API"
-    )
-
-
-def _broken_answer(what: str, problem: str, text: str) -> YxtProtocolError:
-    """HTTP 200 with an answer that breaks the protocol: whether the call took effect is unknown."""
-    return YxtProtocolError(
-        f"{what}: {problem}: {truncate_for_message(text, _BODY_LIMIT)!r}. The gateway broke the protocol "
-        f"(report it to the gateway operator if it repeats). {after_lost_answer(what)}",
-        status=200,
-        body=truncate_for_message(text),
-    )
+def _broken_data(what: str, problem: str, data: object) -> YxtProtocolError:
+    """A code-0 answer whose ``data`` does not have the protocol's shape."""
+    return broken_answer(what, problem, describe_data(data))

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
 from yxt_provider.client.protocol import PATH_CONFIRM, PATH_QUERY, PATH_REPORT, PATH_SEND
+from yxt_provider.sandbox.openapi import OPENAPI_PATH, openapi_schema
 from yxt_provider.sandbox.protocol import cut_answer, drop_connection
 from yxt_provider.sandbox.spoiled import SPOILED_KINDS, spoiled_answer
 from yxt_provider.sandbox.state import SandboxState
@@ -30,9 +31,9 @@ _ROUTES = {"send": PATH_SEND, "report": PATH_REPORT, "query": PATH_QUERY, "confi
 
 
 def _json(data: Any, status_code: int = 200) -> Response:
-    return Response(
-        json.dumps(data, ensure_ascii=False).encode(), status_code=status_code, media_type="application/json"
-    )
+    # ASCII escapes: config and replies set over the control plane may hold lone surrogates,
+    # which UTF-8 cannot encode (that was an HTTP 500).
+    return Response(json.dumps(data).encode(), status_code=status_code, media_type="application/json")
 
 
 def control_router(state: SandboxState) -> APIRouter:
@@ -161,6 +162,14 @@ def create_app(state: SandboxState) -> FastAPI:
     for endpoint, path in _ROUTES.items():
         app.add_api_route(path, gateway_route(endpoint), methods=["POST"])
 
-    if state.config.control:
+    control_included = state.config.control
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi() -> Response:
+        # Follows runtime changes: the control plane is described only while it answers.
+        served = control_included and state.config.control
+        return _json(openapi_schema(control_prefix=CONTROL_PREFIX if served else None))
+
+    if control_included:
         app.include_router(control_router(state))
     return app

@@ -69,6 +69,43 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 }
 
 
+# Field → the JSON types it takes (``None`` where the field allows it). Checked first, so a value of
+# the wrong type from the control plane is a clear ValueError (HTTP 400) and never reaches code
+# that would trip over it later: ``templates: [1]`` had no ``.items()`` (HTTP 500), a
+# ``report_page_size`` of 1.5 broke every later ``report`` call.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "accept_uppercase_sign": (bool,),
+    "control": (bool,),
+    "request_max_age": (int, float),
+    "balance": (int, type(None)),
+    "rate_limit": (int, float, type(None)),
+    "burst": (int,),
+    "receipt_delay": (int, float),
+    "receipt_fail_share": (int, float),
+    "receipt_missing_share": (int, float),
+    "fail_result": (int,),
+    "seed": (int,),
+    "report_page_size": (int,),
+    "reply_page_size": (int,),
+    "reply_call_mdn": (str,),
+    "fail_list_format": (str,),
+    "templates": (Mapping,),
+}
+
+
+def _check_types(config: SandboxConfig) -> None:
+    for name, types in _FIELD_TYPES.items():
+        value = getattr(config, name)
+        # bool is an int subclass: True is no page size; and a flag must be a real bool.
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if wrong_bool or not isinstance(value, types):
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ValueError(f"{name} must be {expected}, got {type(value).__name__} {value!r:.60}")
+    for name in ("request_max_age", "receipt_delay"):
+        if not math.isfinite(getattr(config, name)):
+            raise ValueError(f"{name} must be a finite number of seconds")
+
+
 def _check_share(name: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
         raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
@@ -182,6 +219,7 @@ class SandboxConfig:
     control: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
         # Lists arrive from JSON/TOML; keep the frozen config hashable-ish and immutable.
         if self.allowed_ips is not None and not isinstance(self.allowed_ips, tuple):
             object.__setattr__(self, "allowed_ips", tuple(self.allowed_ips))

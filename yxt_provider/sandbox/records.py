@@ -69,7 +69,11 @@ class CallResult:
         """The response body: ``{"code", "msg", "ok", "data"}``."""
         msg = json.dumps(self.msg or MESSAGES.get(self.code, ""), ensure_ascii=False)
         ok = "true" if self.code == 0 else "false"
-        return f'{{"code":{self.code},"msg":{msg},"ok":{ok},"data":{self.data_json}}}'.encode()
+        text = f'{{"code":{self.code},"msg":{msg},"ok":{ok},"data":{self.data_json}}}'
+        # Lone surrogates (in replies or config set over the control plane) have no UTF-8 form;
+        # they only occur inside JSON strings, where "\udXXX" is the JSON escape that reads back
+        # as the same character. Strict encoding made them HTTP 500s.
+        return text.encode("utf-8", errors="backslashreplace")
 
 
 def error_result(code: int, detail: str = "") -> CallResult:

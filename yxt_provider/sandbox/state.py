@@ -13,6 +13,7 @@ import hmac
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 
 _HEADERS = ("x-sp-code", "x-app-key", "x-request-id", "x-sign")
 _SEND_FIELDS = ("type", "userNumber", "templateId", "messageContent", "serialNumber")
+_MAX_ID = re.compile(r"[0-9]{1,19}")
 
 
 class SandboxState:
@@ -212,10 +214,19 @@ class SandboxState:
                 parsed = json.loads(body)
             except ValueError:
                 return None, error_result(1, "the body is not JSON")
+            except RecursionError:
+                return None, error_result(1, "the body is nested too deeply")
             if not isinstance(parsed, dict):
                 return None, error_result(1, "the body is not a JSON object")
             params = parsed
-        expected = sign(cfg.sp_code, cfg.app_key, cfg.app_secret, request_id, params)
+        try:
+            expected = sign(cfg.sp_code, cfg.app_key, cfg.app_secret, request_id, params)
+        # A "\ud800" escape decodes to a lone surrogate, which has no UTF-8 bytes to hash; a
+        # value nested near the recursion limit cannot be turned into text. No client can sign either.
+        except UnicodeEncodeError:
+            return params, error_result(1, "the body holds a lone surrogate (\\uD800-\\uDFFF), not text")
+        except RecursionError:
+            return params, error_result(1, "the body is nested too deeply")
         given = str(values["x-sign"])
         if cfg.accept_uppercase_sign:
             given = given.lower()
@@ -363,7 +374,9 @@ class SandboxState:
         max_id = params.get("maxId")
         if max_id in (None, ""):
             return error_result(505, "maxId")
-        if not str(max_id).isdigit():
+        # ASCII digits only, and no longer than an id can be: str.isdigit() let "²" through to
+        # int() (ValueError), and 5000 digits passed int()'s str limit; both were HTTP 500s.
+        if not _MAX_ID.fullmatch(str(max_id)):
             return error_result(1, "maxId must be the digits returned by reply/query")
         limit = int(max_id)
         while self._replies and self._replies[0]["id"] <= limit:
