@@ -19,8 +19,11 @@ __all__ = [
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _MOBILE_LIST = re.compile(r"1[3-9][0-9]{9}(?:,1[3-9][0-9]{9})*")
 _SEPARATORS = re.compile(r"[\s\-()（）]")
-# An 11-digit mobile number standing alone inside longer text (not part of a longer digit run).
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# A mobile number standing alone inside longer text (not part of a longer digit run), also
+# behind +86, 0086 or 86 and grouped 3-4-4 with spaces or dashes, as people and spreadsheets write it.
+_MOBILE_IN_TEXT = re.compile(
+    r"(?<![\d+])(?P<prefix>(?:\+|00)?86[ -]?)?(?P<head>1[3-9]\d)(?P<sep1>[ -]?)\d{4}(?P<sep2>[ -]?)(?P<tail>\d{4})(?!\d)"
+)
 
 
 class InvalidNumberError(ValueError):
@@ -41,8 +44,18 @@ def mask_number(number: str) -> str:
 
 
 def mask_numbers_in_text(text: str) -> str:
-    """Mask every mobile number that appears inside ``text`` (for error messages and logs)."""
-    return _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    """Mask every mobile number that appears inside ``text`` (for error messages and logs).
+
+    ``13800138000``, ``+86 13800138000``, ``8613800138000``, ``138 0013 8000`` and
+    ``138-0013-8000`` all keep their first three and last four digits (and prefix and
+    separators): ``+86 138****8000``, ``138 **** 8000``.
+    """
+    return _MOBILE_IN_TEXT.sub(_masked_match, text)
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    prefix = match.group("prefix") or ""
+    return f"{prefix}{match.group('head')}{match.group('sep1')}****{match.group('sep2')}{match.group('tail')}"
 
 
 def normalize_number(raw: object) -> str:
