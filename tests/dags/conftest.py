@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.no_leaks import LeakCheck, canary_secret, no_leaks  # noqa: F401 - fixtures
+from tests.fixtures import no_leaks as leak_fixtures
+from tests.fixtures.no_leaks import LeakCheck
 from tests.fixtures.tasks import (  # noqa: F401 - fixtures are registered by importing them
     no_full_numbers_in_logs,
     sandbox,
     sqlite_ledger,
     task_logs,
 )
+
+canary_secret = leak_fixtures.canary_secret
+no_leaks = leak_fixtures.no_leaks
 
 
 @pytest.fixture
@@ -21,5 +25,7 @@ def sandbox_app_secret(canary_secret: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _every_run_leak_checked(no_leaks: LeakCheck) -> LeakCheck:
+def _every_run_leak_checked(no_leaks: LeakCheck, request: pytest.FixtureRequest) -> LeakCheck:
+    if "sandbox" in request.fixturenames:
+        assert request.getfixturevalue("sandbox").config.app_secret.startswith("canary-")
     return no_leaks

@@ -11,18 +11,22 @@ import logging
 
 import pytest
 
+from tests.fixtures import no_leaks as leak_fixtures
+from tests.fixtures import tasks as task_fixtures
 from tests.fixtures.airflow import DagFiles, task_states
-from tests.fixtures.no_leaks import LeakCheck, canary_secret, no_leaks, secret_is_masked  # noqa: F401
+from tests.fixtures.no_leaks import LeakCheck, secret_is_masked
 from tests.fixtures.run_texts import rendered_field_texts, xcom_texts
-from tests.fixtures.tasks import (  # noqa: F401 - fixtures
-    TaskLogs,
-    no_full_numbers_in_logs,
-    sandbox,
-    sqlite_ledger,
-    task_logs,
-)
+from tests.fixtures.tasks import TaskLogs
 from yxt_provider.operators.masked_fields import NumbersForDisplay, masked_for_display
 from yxt_provider.sandbox import SandboxServer
+
+# The fixtures of the task tests and the leak check, as fixtures of this module.
+sandbox = task_fixtures.sandbox
+sqlite_ledger = task_fixtures.sqlite_ledger
+task_logs = task_fixtures.task_logs
+no_full_numbers_in_logs = task_fixtures.no_full_numbers_in_logs
+canary_secret = leak_fixtures.canary_secret
+no_leaks = leak_fixtures.no_leaks
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -117,7 +121,11 @@ with DAG("leaks_refused", schedule=None, start_date=pendulum.datetime(2026, 1, 1
 
 def test_numbers_for_display_masks_every_shape() -> None:
     value = {"to": ["13800138000", 13900139000, "１３７００１３７０００"], "n": 3, "ok": True}
-    assert masked_for_display(value) == {"to": ["138****8000", "139****9000", "137****7000"], "n": 3, "ok": True}
+    assert masked_for_display(value) == {
+        "to": ["138****8000", "139****9000", "137****7000"],
+        "n": 3,
+        "ok": True,
+    }
     wrapped = NumbersForDisplay(["13800138000"])
     assert wrapped.value == ["13800138000"]
     assert "13800138000" not in f"{wrapped} {wrapped!r}"

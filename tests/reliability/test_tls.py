@@ -13,11 +13,16 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures import tls as tls_fixtures
 from tests.fixtures.airflow import sandbox_connection
-from tests.fixtures.tls import TlsFiles, other_ca_bundle, tls_files  # noqa: F401 - fixtures
+from tests.fixtures.tls import TlsFiles
 from yxt_provider.client.errors import YxtTransportError
 from yxt_provider.hooks.yxt import YxtHook
 from yxt_provider.sandbox import SandboxConfig, SandboxServer, run_sandbox
+
+# The session's CA and certificates, as fixtures of this module.
+tls_files = tls_fixtures.tls_files
+other_ca_bundle = tls_fixtures.other_ca_bundle
 
 CATCH_ALL_TEMPLATE = "1000000000001"
 DELIVERED_NUMBER = "19900000001"

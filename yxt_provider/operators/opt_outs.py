@@ -76,8 +76,12 @@ class ManageOptOutsOperator(MaskedNumberFieldsMixin, LedgerUserMixin, BaseOperat
         from yxt_provider.client.numbers import InvalidNumberError, normalize_numbers
 
         try:
-            to_add = normalize_numbers(recipient.number for recipient in iter_recipients(self.unmasked("add")))
-            to_remove = normalize_numbers(recipient.number for recipient in iter_recipients(self.unmasked("remove")))
+            to_add = normalize_numbers(
+                recipient.number for recipient in iter_recipients(self.unmasked("add"))
+            )
+            to_remove = normalize_numbers(
+                recipient.number for recipient in iter_recipients(self.unmasked("remove"))
+            )
         except (InvalidNumberError, TypeError) as exc:
             raise AirflowFailException(f"opt-out list unchanged: {exc}") from None
         both = set(to_add) & set(to_remove)
