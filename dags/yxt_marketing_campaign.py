@@ -43,10 +43,21 @@ with DAG(
     },
 ):
 
-    @task(show_return_value_in_logs=False)  # phone numbers never go to logs
-    def members() -> list[dict[str, str]]:
-        """The example's stand-in for your CRM: members and their names."""
-        return [{"phone": f"137{i:08d}", "name": f"会员{i}"} for i in range(MEMBERS)]
+    @task
+    def members() -> str:
+        """The example's stand-in for your CRM: writes members and their names to a CSV; returns its path.
+
+        The numbers travel in a file, not in XCom: XCom values are shown in the UI to everyone
+        who may read the DAG, and a task's return value is logged.
+        """
+        from pathlib import Path
+
+        from yxt_provider.hooks.ledger import default_ledger_url
+
+        path = Path(default_ledger_url().removeprefix("sqlite:///")).with_name("yxt_example_members.csv")
+        rows = ["phone,name"] + [f"137{i:08d},会员{i}" for i in range(MEMBERS)]
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        return str(path)
 
     # [START howto_opt_outs]
     sync_opt_outs = FetchRepliesOperator(task_id="sync_opt_outs", ledger_conn_id=LEDGER_CONN_ID)
@@ -61,7 +72,7 @@ with DAG(
     # [START howto_marketing_campaign]
     promote = SendSmsOperator(
         task_id="promote",
-        recipients=members(),
+        recipients_file=members(),  # numbers in a file, not in XCom
         content="【XX商城】{{ name }}您好，12月12日会员日全场满200减30。回复TD退订",
         template_id=PROMOTION_TEMPLATE,
         ledger_conn_id=LEDGER_CONN_ID,

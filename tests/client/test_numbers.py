@@ -83,3 +83,27 @@ def test_normalize_numbers_fast_path_and_fallback_agree() -> None:
     with pytest.raises(InvalidNumberError):
         normalize_numbers(["13800138000", "12345"])
     assert normalize_numbers([]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("to +8613800138000 failed", "to +86138****8000 failed"),
+        ("to 8613800138000 failed", "to 86138****8000 failed"),
+        ("to 008613800138000 failed", "to 0086138****8000 failed"),
+        ("to +86 138 0013 8000 failed", "to +86 138 **** 8000 failed"),
+        ("to 138 0013 8000 failed", "to 138 **** 8000 failed"),
+        ("to 138-0013-8000 failed", "to 138-****-8000 failed"),
+        ("to +86-138-0013-8000, 139 0013 9000", "to +86-138-****-8000, 139 **** 9000"),
+    ],
+)
+def test_mask_numbers_in_text_masks_prefixed_and_grouped_forms(text: str, masked: str) -> None:
+    assert mask_numbers_in_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["serial 20241125120000000001", "id 1138001380001", "order 138 00138 000", "price 1380013800.5"],
+)
+def test_mask_numbers_in_text_leaves_other_digit_runs(text: str) -> None:
+    assert mask_numbers_in_text(text) == text

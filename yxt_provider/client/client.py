@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -13,6 +14,7 @@ from requests.adapters import HTTPAdapter
 from yxt_provider.client.errors import (
     YxtNoDataError,
     YxtProtocolError,
+    YxtTransportError,
 )
 from yxt_provider.client.fail_list import read_fail_list
 from yxt_provider.client.models import Receipt, Reply, ReplyPage, SendResult, parse_gateway_time
@@ -99,8 +101,17 @@ class YxtClient:
         self.sign_uppercase = sign_uppercase
         self.retry = retry or RetrySettings()
         self.on_retry = on_retry
+        self.verify_ssl = verify_ssl
         self.session = requests.Session()
         self.session.verify = verify_ssl
+        if verify_ssl is False and self.base_url.startswith("https://"):
+            # Once per client (a hook keeps one per task), not per request: the warning says
+            # what is off and where, urllib3's per-request warning says neither.
+            log.warning(
+                "TLS certificate verification is OFF for %s (verify_ssl false): anyone on the path can "
+                "read the messages and the signed calls; name the gateway's CA bundle in the "
+                "connection's ca_bundle extra instead", self.base_url,
+            )  # fmt: skip
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(1, pool_size), max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -286,11 +297,27 @@ class YxtClient:
         try:
             # Never follow a redirect: it would carry the signed headers and the recipients'
             # numbers to wherever Location points; a 3xx is a protocol error (wrong URL).
+            # verify= on each request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
+            # environment override the session's verify, which would silently replace the
+            # connection's CA bundle or turn verification back on.
             response = self.session.post(
-                url, data=payload, headers=headers, timeout=self.timeout, allow_redirects=False
+                url,
+                data=payload,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                verify=self.verify_ssl,
             )
         except requests.RequestException as exc:
             raise transport_error(what, url, exc, self.timeout) from None
+        except OSError as exc:  # requests' "Could not find a suitable TLS CA certificate bundle"
+            raise YxtTransportError(
+                f"{what}: the CA bundle {self.verify_ssl!r} cannot be read ({exc}). Name an existing "
+                "PEM file in the connection's ca_bundle extra on every worker",
+                endpoint=urlsplit(url).netloc,
+                kind="tls",
+                cause=str(exc),
+            ) from None
         return parse_envelope(response.status_code, response.content, what)
 
 

@@ -28,8 +28,8 @@ _FULL_WIDTH = str.maketrans(
 # a longer digit run. The same spellings count as leaks in the tests' leak scanner.
 _D = "[0-9０-９]"
 _MOBILE_IN_TEXT = re.compile(
-    rf"(?<!\d)((?:(?:\+|＋)?[8８][6６]|[0０]{{2}}[8８][6６])[ -]?)?"
-    rf"([1１][3-9３-９]{_D})([ -]?)({_D}{{4}})([ -]?)({_D}{{4}})(?!\d)"
+    rf"(?<![\d+＋])(?P<prefix>(?:(?:\+|＋)?[8８][6６]|[0０]{{2}}[8８][6６])[ -]?)?"
+    rf"(?P<head>[1１][3-9３-９]{_D})(?P<sep1>[ -]?){_D}{{4}}(?P<sep2>[ -]?)(?P<tail>{_D}{{4}})(?!\d)"
 )
 
 
@@ -54,9 +54,15 @@ def mask_numbers_in_text(text: str) -> str:
     """Mask every mobile number that appears inside ``text`` (for error messages and logs).
 
     ``13800138000``, ``+86 138-0013-8000`` and ``１３８００１３８０００`` all keep only their first
-    three and last four digits; digit runs longer than a number (serials, ids) are left alone.
+    three and last four digits (and prefix and separators: ``+86 138-****-8000``); digit runs
+    longer than a number (serials, ids) are left alone.
     """
-    return _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}{m.group(3)}****{m.group(6)}", text)
+    return _MOBILE_IN_TEXT.sub(_masked_match, text)
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    prefix = match.group("prefix") or ""
+    return f"{prefix}{match.group('head')}{match.group('sep1')}****{match.group('sep2')}{match.group('tail')}"
 
 
 def _as_text(raw: object) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from yxt_provider.hooks.ledger import LedgerUserMixin
+from yxt_provider.operators.masked_fields import MaskedNumberFieldsMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["ManageOptOutsOperator"]
 
 
-class ManageOptOutsOperator(LedgerUserMixin, BaseOperator):
+class ManageOptOutsOperator(MaskedNumberFieldsMixin, LedgerUserMixin, BaseOperator):
     """Change the opt-out list by hand: add numbers, remove them, or import an existing list.
 
     Replies with an unsubscribe keyword add their numbers by themselves (see
@@ -42,6 +43,7 @@ class ManageOptOutsOperator(LedgerUserMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("add", "remove", "import_file", "note", "ledger_conn_id")
+    number_template_fields: ClassVar[tuple[str, ...]] = ("add", "remove")
     ui_color = "#f3e9e4"
 
     def __init__(
@@ -74,8 +76,12 @@ class ManageOptOutsOperator(LedgerUserMixin, BaseOperator):
         from yxt_provider.client.numbers import InvalidNumberError, normalize_numbers
 
         try:
-            to_add = normalize_numbers(recipient.number for recipient in iter_recipients(self.add))
-            to_remove = normalize_numbers(recipient.number for recipient in iter_recipients(self.remove))
+            to_add = normalize_numbers(
+                recipient.number for recipient in iter_recipients(self.unmasked("add"))
+            )
+            to_remove = normalize_numbers(
+                recipient.number for recipient in iter_recipients(self.unmasked("remove"))
+            )
         except (InvalidNumberError, TypeError) as exc:
             raise AirflowFailException(f"opt-out list unchanged: {exc}") from None
         both = set(to_add) & set(to_remove)

@@ -20,6 +20,7 @@ from yxt_provider.campaign.identity import default_campaign_id
 from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
 from yxt_provider.hooks.ledger import LedgerUserMixin
+from yxt_provider.operators.masked_fields import MaskedNumberFieldsMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,7 +44,7 @@ class YxtCampaignStoppedError(AirflowFailException):
     """
 
 
-class SendSmsOperator(LedgerUserMixin, BaseOperator):
+class SendSmsOperator(MaskedNumberFieldsMixin, LedgerUserMixin, BaseOperator):
     """Send one message (uniform or personalised) to many recipients, in batches of at most 1000.
 
     The first try writes the campaign's plan (batches, serials, numbers) to the ledger, then
@@ -111,6 +112,7 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
         "send_window",
     )
     template_ext: Sequence[str] = (".sql",)
+    number_template_fields: ClassVar[tuple[str, ...]] = ("recipients", "recipients_sql_parameters")
     template_fields_renderers: ClassVar[dict[str, str]] = {"recipients_sql": "sql", "recipients": "py"}
     ui_color = "#e8f4ea"
 
@@ -314,14 +316,14 @@ class SendSmsOperator(LedgerUserMixin, BaseOperator):
             return iter_sql_recipients(
                 self.recipients_sql,
                 str(self.recipients_conn_id),
-                parameters=self.recipients_sql_parameters,
+                parameters=self.unmasked("recipients_sql_parameters"),
                 number_field=self.number_field,
             )
         if self.recipients_file is not None:
             return iter_file_recipients(
                 self.recipients_file, number_field=self.number_field, encoding=self.recipients_encoding
             )
-        return iter_recipients(self.recipients, number_field=self.number_field)
+        return iter_recipients(self.unmasked("recipients"), number_field=self.number_field)
 
     def _send_settings(self) -> SendSettings:
         from yxt_provider.campaign.sender import SendSettings

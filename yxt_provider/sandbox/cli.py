@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-share", type=float, help="share of messages whose receipt fails")
     parser.add_argument("--missing-share", type=float, help="share of messages that never get a receipt")
     parser.add_argument("--seed", type=int, help="seed of the per-message outcomes")
+    parser.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    parser.add_argument("--keyfile", metavar="PEM", help="private key of --certfile")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -88,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not _is_loopback(args.host) and not args.allow_remote:
         parser.error(f"--host {args.host} is not a loopback address; add --allow-remote to serve it anyway")
+    if args.keyfile and not args.certfile:
+        parser.error("--keyfile needs --certfile")
+    for option, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if path and not Path(path).is_file():
+            parser.error(f"{option} {path}: no such file")
     try:
         config = _config_from_args(args)
     except (OSError, ValueError, TypeError) as exc:
@@ -103,10 +110,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     secret = config.app_secret if config.app_secret == DEFAULT_APP_SECRET else "(as set in the config file)"
-    print(f"YXT sandbox gateway on http://{shown_host}:{port}", flush=True)
+    scheme = "https" if args.certfile else "http"
+    print(f"YXT sandbox gateway on {scheme}://{shown_host}:{port}", flush=True)
     print(f"  sp_code={config.sp_code} app_key={config.app_key} app_secret={secret}", flush=True)
     print(f"  control plane: {'/_sandbox/' if config.control else 'off (use --control)'}", flush=True)
-    server = build_uvicorn_server(SandboxState(config), log_level=args.log_level, access_log=True)
+    server = build_uvicorn_server(
+        SandboxState(config),
+        log_level=args.log_level,
+        access_log=True,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+    )
     try:
         server.run(sockets=[sock])
     finally:

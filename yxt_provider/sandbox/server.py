@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -30,8 +31,19 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def build_uvicorn_server(state: SandboxState, *, log_level: str = "warning", access_log: bool = False) -> Any:
-    """A ``uvicorn.Server`` serving the sandbox app with the connection-dropping protocol."""
+def build_uvicorn_server(
+    state: SandboxState,
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> Any:
+    """A ``uvicorn.Server`` serving the sandbox app with the connection-dropping protocol.
+
+    :param certfile: PEM certificate (chain) to serve HTTPS with; plain HTTP without it.
+    :param keyfile: PEM private key of ``certfile`` (omit when ``certfile`` holds it too).
+    """
     import uvicorn
 
     from yxt_provider.sandbox.app import create_app
@@ -44,6 +56,8 @@ def build_uvicorn_server(state: SandboxState, *, log_level: str = "warning", acc
         log_level=log_level,
         access_log=access_log,
         timeout_graceful_shutdown=2,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )
     return uvicorn.Server(config)
 
@@ -126,8 +140,17 @@ class SandboxServer:
 
 
 @contextlib.contextmanager
-def run_sandbox(config: SandboxConfig | None = None) -> Iterator[SandboxServer]:
+def run_sandbox(
+    config: SandboxConfig | None = None,
+    *,
+    certfile: str | os.PathLike[str] | None = None,
+    keyfile: str | os.PathLike[str] | None = None,
+) -> Iterator[SandboxServer]:
     """Serve a sandbox gateway on a free port of 127.0.0.1 for the duration of the ``with`` block.
+
+    :param config: the starting configuration (defaults: the demo account).
+    :param certfile: serve HTTPS with this PEM certificate; ``base_url`` is then ``https://``.
+    :param keyfile: the certificate's PEM private key.
 
     >>> with run_sandbox() as sandbox:  # doctest: +SKIP
     ...     client = sandbox.client()
@@ -135,7 +158,12 @@ def run_sandbox(config: SandboxConfig | None = None) -> Iterator[SandboxServer]:
     state = SandboxState(config)
     sock = bind_socket()
     port = sock.getsockname()[1]
-    server = build_uvicorn_server(state)
+    server = build_uvicorn_server(
+        state,
+        certfile=None if certfile is None else os.fspath(certfile),
+        keyfile=None if keyfile is None else os.fspath(keyfile),
+    )
+    scheme = "http" if certfile is None else "https"
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"yxt-sandbox-{port}", daemon=True
     )
@@ -146,7 +174,7 @@ def run_sandbox(config: SandboxConfig | None = None) -> Iterator[SandboxServer]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the YXT sandbox did not start on 127.0.0.1:{port}")
             time.sleep(0.005)
-        yield SandboxServer(f"http://127.0.0.1:{port}", state)
+        yield SandboxServer(f"{scheme}://127.0.0.1:{port}", state)
     finally:
         server.should_exit = True
         thread.join(_STOP_TIMEOUT)
