@@ -70,7 +70,12 @@ class RealAirflow:
         yxt_connection: str,
         deadline: Deadline,
         extra_env: Mapping[str, str] | None = None,
+        *,
+        components: Mapping[str, list[str]] | None = None,
+        component_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        self.components = dict(components if components is not None else self.COMPONENTS)
+        self.component_env = {name: dict(env) for name, env in (component_env or {}).items()}
         self.home = home
         self.log_dir = log_dir
         self.deadline = deadline
@@ -117,32 +122,49 @@ class RealAirflow:
             )
 
     def start(self) -> None:
-        for name, args in self.COMPONENTS.items():
-            argv = [sys.executable, "-m", "airflow", *(a.format(port=self.port) for a in args)]
-            with open(self.log_dir / f"{name}.log", "wb") as log:
-                self.processes[name] = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=self.env,
-                    cwd=self.home,
-                    start_new_session=True,  # setsid: one process group per component
-                )
+        for name in self.components:
+            self.start_component(name)
+
+    def start_component(self, name: str) -> None:
+        """Start (or start again) one component; its output is appended to ``<name>.log``."""
+        argv = [sys.executable, "-m", "airflow", *(a.format(port=self.port) for a in self.components[name])]
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**self.env, **self.component_env.get(name, {})},
+                cwd=self.home,
+                start_new_session=True,  # setsid: one session per component
+            )
+
+    def kill(self, name: str) -> int:
+        """SIGKILL a component and everything it started (task processes too); returns how many died.
+
+        Task supervisors put each task in a process group of its own, so the whole *session* is
+        killed, not only the leader's group.
+        """
+        proc = self.processes[name]
+        killed = _signal_session(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5.0)
+        return killed
 
     def stop(self) -> None:
-        """SIGTERM every process group, give them a few seconds, then SIGKILL what is left."""
+        """SIGTERM every component's session, give them a few seconds, then SIGKILL what is left."""
         for proc in self.processes.values():
-            _signal_group(proc, signal.SIGTERM)
+            _signal_session(proc.pid, signal.SIGTERM)
         # The scheduler, DAG processor and triggerer exit within a second; the API server's
-        # leader process does not always, so its group is killed below.
+        # leader process does not always, so its session is killed below.
         grace = time.monotonic() + 3.0
         for proc in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(0.0, grace - time.monotonic()))
-        # Also the group's other members (executor workers, task supervisors) when the leader is gone.
+        # Also the session's other members (executor workers, task supervisors and their tasks)
+        # when the leader is gone.
         for proc in self.processes.values():
-            _signal_group(proc, signal.SIGKILL)
+            _signal_session(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5.0)
         self.session.close()
@@ -201,9 +223,21 @@ class RealAirflow:
         return all((health.get(c) or {}).get("status") == "healthy" for c in components)
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)  # the leader's pid is the group id (start_new_session)
+def _signal_session(session_id: int, sig: signal.Signals) -> int:
+    """Send ``sig`` to every process of the session ``session_id``; returns how many got it."""
+    signalled = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            if os.getsid(pid) != session_id:
+                continue
+            os.kill(pid, sig)
+            signalled += 1
+        except (ProcessLookupError, PermissionError):
+            continue  # gone meanwhile, or not ours
+    return signalled
 
 
 @contextlib.contextmanager
@@ -213,6 +247,9 @@ def running_airflow(
     connection: str,
     timeout: float,
     extra_env: Mapping[str, str] | None = None,
+    *,
+    components: Mapping[str, list[str]] | None = None,
+    component_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[RealAirflow]:
     """A fresh ``AIRFLOW_HOME`` under ``root`` holding ``dags`` (file name → source), its components started.
 
@@ -223,12 +260,17 @@ def running_airflow(
     :param connection: the ``yxt_default`` connection, as JSON.
     :param timeout: seconds every wait of the test may take in all.
     :param extra_env: more environment for every component (connections, settings).
+    :param components: component name → ``airflow`` arguments (default :attr:`RealAirflow.COMPONENTS`).
+    :param component_env: more environment for single components (name → variables).
     """
     home = root / "airflow_home"
     (home / "dags").mkdir(parents=True)
     for name, source in dags.items():
         (home / "dags" / name).write_text(source)
-    components = RealAirflow(home, root, connection, Deadline(timeout), extra_env)
+    components = RealAirflow(
+        home, root, connection, Deadline(timeout), extra_env,
+        components=components, component_env=component_env,
+    )  # fmt: skip
     try:
         components.migrate()
         components.start()

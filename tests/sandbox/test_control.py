@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
@@ -114,3 +117,24 @@ def test_invalid_config_is_refused(values: dict) -> None:
 
 def test_config_repr_hides_the_secret() -> None:
     assert DEFAULT_APP_SECRET not in repr(SandboxConfig())
+
+
+def test_peak_in_flight_counts_the_most_calls_answered_at_once(
+    yxt_sandbox: SandboxServer, yxt_client: YxtClient
+) -> None:
+    # Each send is held for 0.4 s, so three started together overlap whatever the scheduling.
+    yxt_sandbox.configure(faults=[Fault("send", "latency", seconds=0.4)])
+    start = threading.Barrier(3)
+
+    def send(i: int) -> None:
+        start.wait()
+        yxt_client.send([f"1380013800{i}"], "hi", CATCH_ALL, serial(10 + i))
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(send, range(3)))
+    counters = yxt_sandbox.counters()
+    assert counters["peak_in_flight"]["send"] == 3
+    assert counters["peak_in_flight"]["report"] == 0
+    assert counters["in_flight"] == 0
+    yxt_sandbox.reset()
+    assert yxt_sandbox.counters()["peak_in_flight"]["send"] == 0

@@ -121,7 +121,7 @@ def create_app(state: SandboxState) -> FastAPI:
 
     def gateway_route(endpoint: str) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:
-            with state.in_flight():
+            with state.in_flight(endpoint):
                 return await answer(request)
 
         async def answer(request: Request) -> Response:

@@ -71,7 +71,10 @@ class SandboxState:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self._lock = threading.Lock()
         # Calls being answered, across resets: a stalled answer outlives the test that caused it.
-        self._in_flight = 0
+        self._in_flight: Counter[str] = Counter()
+        # The most calls answered at once per endpoint since the last reset: the witness that
+        # a pool of senders kept to its bound.
+        self._peak_in_flight: Counter[str] = Counter()
         self._initial = config or SandboxConfig()
         self.reset()
 
@@ -112,6 +115,7 @@ class SandboxState:
             self._replies_injected = 0
             self._replies_confirmed = 0
             self._requests: dict[str, Counter[str]] = {endpoint: Counter() for endpoint in ENDPOINTS}
+            self._peak_in_flight = Counter(self._in_flight)
 
     def configure(self, **changes: Any) -> SandboxConfig:
         """Change configuration fields at runtime; returns the new configuration.
@@ -140,15 +144,16 @@ class SandboxState:
             return self._faults.next_action(endpoint)
 
     @contextlib.contextmanager
-    def in_flight(self) -> Iterator[None]:
-        """Count one call as being answered for as long as the ``with`` block runs."""
+    def in_flight(self, endpoint: str) -> Iterator[None]:
+        """Count one call to ``endpoint`` as being answered for as long as the ``with`` block runs."""
         with self._lock:
-            self._in_flight += 1
+            self._in_flight[endpoint] += 1
+            self._peak_in_flight[endpoint] = max(self._peak_in_flight[endpoint], self._in_flight[endpoint])
         try:
             yield
         finally:
             with self._lock:
-                self._in_flight -= 1
+                self._in_flight[endpoint] -= 1
 
     def count_fault(self, endpoint: str, kind: str) -> None:
         """Record a call answered by a fault instead of a result code."""
@@ -454,5 +459,6 @@ class SandboxState:
                     "confirmed": self._replies_confirmed,
                 },
                 "balance_left": self._balance_left,
-                "in_flight": self._in_flight,
+                "in_flight": sum(self._in_flight.values()),
+                "peak_in_flight": {endpoint: self._peak_in_flight[endpoint] for endpoint in ENDPOINTS},
             }
