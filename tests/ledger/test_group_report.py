@@ -34,7 +34,9 @@ def group(ledger: Ledger) -> Ledger:
       never sent.
     - ``g/2``: a shard with no messages (every row opted out), status ``sent``.
     """
-    assert ledger.create_plan(make_campaign("g/0", map_index=0, invalid=3, duplicate=1), make_batches("g/0", [4, 2]))
+    assert ledger.create_plan(
+        make_campaign("g/0", map_index=0, invalid=3, duplicate=1), make_batches("g/0", [4, 2])
+    )
     ledger.mark_sent("g/0", 0, gateway_task_id="A", duplicate=False)
     ledger.mark_sent("g/0", 1, gateway_task_id="B", duplicate=False)
     with ledger.engine.begin() as conn:
@@ -80,8 +82,23 @@ def test_reports_read_together_equal_each_read_alone(group: Ledger) -> None:
 def test_shard_reports_hold_what_the_fixture_made(group: Ledger) -> None:
     reports = group.delivery_reports(SHARDS, pending_timeout=timedelta(hours=2))
     g0, g1, g2 = (reports[c] for c in SHARDS)
-    assert (g0.total, g0.sent, g0.delivered, g0.failed, g0.pending, g0.pending_past_timeout) == (6, 6, 2, 2, 2, 2)
-    assert (g1.total, g1.sent, g1.refused, g1.delivered, g1.failed, g1.pending, g1.not_sent) == (7, 3, 2, 1, 1, 1, 2)
+    assert (g0.total, g0.sent, g0.delivered, g0.failed, g0.pending, g0.pending_past_timeout) == (
+        6,
+        6,
+        2,
+        2,
+        2,
+        2,
+    )
+    assert (g1.total, g1.sent, g1.refused, g1.delivered, g1.failed, g1.pending, g1.not_sent) == (
+        7,
+        3,
+        2,
+        1,
+        1,
+        1,
+        2,
+    )
     assert (g2.total, g2.opted_out, g2.status) == (0, 4, "sent")
 
 
