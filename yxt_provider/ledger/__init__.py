@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         describe_result,
     )
     from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS, is_opt_out
-    from yxt_provider.ledger.read_models import export_campaign_csv
+    from yxt_provider.ledger.read_models import export_campaign_csv, export_group_csv
     from yxt_provider.ledger.reply_store import ReplyBatch
     from yxt_provider.ledger.report import pending_timeout_of, result_meanings
     from yxt_provider.ledger.store import Ledger
@@ -60,6 +60,7 @@ __all__ = [
     "describe_result",
     "ensure_schema",
     "export_campaign_csv",
+    "export_group_csv",
     "is_opt_out",
     "pending_timeout_of",
     "result_meanings",
@@ -88,6 +89,7 @@ __getattr__, __dir__ = lazy_exports(
         "ReplyBatch": "reply_store",
         "describe_result": "models",
         "export_campaign_csv": "read_models",
+        "export_group_csv": "read_models",
         "pending_timeout_of": "report",
         "result_meanings": "report",
         "Ledger": "store",

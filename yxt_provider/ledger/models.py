@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "DELIVERED_RESULT",
+    "NOT_PLANNED",
     "RESULT_MEANINGS",
     "AttemptStart",
     "BatchRecord",
@@ -307,6 +308,8 @@ class DeliveryReport:
     :param error: why the campaign stopped, or was not planned, when it did not go out in full.
     :param not_sent_reasons: messages not sent, by why (the last attempt of their batch).
     :param replies: inbound replies attributed to the campaign.
+    :param shards: for a campaign group (the shards of one mapped send), each shard's own
+        report, in the group's order; empty for a single campaign. See :meth:`combine`.
     """
 
     campaign_id: str
@@ -328,6 +331,64 @@ class DeliveryReport:
     error: str | None = None
     not_sent_reasons: dict[str, int] = field(default_factory=dict)
     replies: int = 0
+    shards: tuple[DeliveryReport, ...] = ()
+
+    @classmethod
+    def combine(cls, campaign_id: str, reports: Sequence[DeliveryReport]) -> DeliveryReport:
+        """One report for a campaign group: the shards' counts added up, each shard's report kept.
+
+        Every count of a report is a count of messages or input rows, so the group's is the
+        sum of its shards'; codes and reasons are added per key. What is not a count is
+        derived, never added: ``delivered_share`` (and every percentage of the table) from the
+        summed counts, ``status`` from the shards' statuses (``sent``, or ``mixed: 2 sent,
+        1 failed``), ``error`` naming each shard that has one. ``pending_past_timeout`` adds up
+        only because the shards were counted with one cutoff
+        (:func:`~yxt_provider.ledger.read_models.delivery_reports`), so every shard must carry
+        the same ``pending_timeout``.
+
+        :param campaign_id: what the group is called (the shards' common id, see
+            :func:`~yxt_provider.campaign.group.group_label`).
+        :param reports: the shards' reports (single-campaign reports, at least one); a shard
+            that recorded no campaign is a report with status ``not planned``.
+        :raises ValueError: for no reports, a report that is a group itself, or differing
+            ``pending_timeout``.
+        """
+        if not reports:
+            raise ValueError("a campaign group needs at least one shard report")
+        if any(report.shards for report in reports):
+            raise ValueError("a campaign group's shards must be single campaigns, not groups")
+        timeouts = {report.pending_timeout for report in reports}
+        if len(timeouts) > 1:
+            raise ValueError(f"the shards were counted with different pending_timeout values: {timeouts}")
+
+        def total(name: str) -> int:
+            return sum(int(getattr(report, name)) for report in reports)
+
+        def merged(name: str) -> dict[Any, int]:
+            counts: dict[Any, int] = {}
+            for report in reports:
+                for key, n in getattr(report, name).items():
+                    counts[key] = counts.get(key, 0) + n
+            return counts
+
+        errors = [f"{report.campaign_id}: {report.error}" for report in reports if report.error]
+        if len(errors) > _ERRORS_SHOWN:
+            errors = [*errors[:_ERRORS_SHOWN], f"and {len(errors) - _ERRORS_SHOWN} more shards with errors"]
+        return cls(
+            campaign_id=campaign_id,
+            **{name: total(name) for name in _SUMMED_FIELDS},
+            failed_by_code=dict(sorted(merged("failed_by_code").items())),
+            not_sent_reasons=dict(sorted(merged("not_sent_reasons").items(), key=lambda item: -item[1])),
+            pending_timeout=reports[0].pending_timeout,
+            status=_group_status([report.status for report in reports]),
+            error="; ".join(errors) or None,
+            shards=tuple(reports),
+        )
+
+    @property
+    def missing_shards(self) -> tuple[str, ...]:
+        """For a group: the shards that recorded no campaign in the ledger (status ``not planned``)."""
+        return tuple(shard.campaign_id for shard in self.shards if shard.status == NOT_PLANNED)
 
     @property
     def delivered_share(self) -> float:
@@ -352,7 +413,7 @@ class DeliveryReport:
         known = {
             str(code): (meanings or {})[code] for code in self.failed_by_code if code in (meanings or {})
         }
-        return {
+        result: dict[str, Any] = {
             "campaign_id": self.campaign_id,
             "status": self.status,
             "input_rows": self.input_rows,
@@ -378,6 +439,14 @@ class DeliveryReport:
             ),
             "delivered_share": round(self.delivered_share, 6),
         }
+        if self.shards:
+            result["campaign_ids"] = [shard.campaign_id for shard in self.shards]
+            result["missing_shards"] = list(self.missing_shards)
+            result["shards"] = [
+                {k: v for k, v in shard.to_dict(meanings).items() if k not in _GROUP_ONLY_KEYS}
+                for shard in self.shards
+            ]
+        return result
 
     def as_table(self, meanings: Mapping[int, str] | None = None) -> str:
         """A plain-text table for task logs, aligned for Chinese labels too.
@@ -424,12 +493,61 @@ class DeliveryReport:
         rows += [(f"    {reason}", n, pct(n, self.total)) for reason, n in self.not_sent_reasons.items()]
         rows.append(("replies received", self.replies, ""))
         status = f" ({self.status})" if self.status else ""
+        if self.shards:
+            title = (
+                f"Delivery report for campaign group {self.campaign_id} ({len(self.shards)} shards){status}"
+            )
+        else:
+            title = f"Delivery report for campaign {self.campaign_id}{status}"
         table = render_table(
-            f"Delivery report for campaign {self.campaign_id}{status}",
-            [(label, f"{n:,d}", share) for label, n, share in rows],
-            right_aligned=(1, 2),
+            title, [(label, f"{n:,d}", share) for label, n, share in rows], right_aligned=(1, 2)
         )
+        if self.shards:
+            table = f"{table}\n\n{self._shard_table()}"
         return f"{table}\nwhy: {self.error}" if self.error else table
+
+    def _shard_table(self) -> str:
+        """One line per shard: its counts beside its campaign id, so a lagging or failed shard stands out."""
+        from yxt_provider.ledger.text_table import render_table
+
+        header = ("shard", "status", "planned", "sent", "delivered", "failed", "pending", "refused", "not sent",
+                  "delivered %")  # fmt: skip
+        rows = [header] + [
+            (
+                shard.campaign_id, str(shard.status), *(f"{getattr(shard, name):,d}" for name in _SHARD_COLUMNS),
+                f"{100.0 * shard.delivered_share:.2f}%" if shard.sent else "-",
+            )
+            for shard in self.shards
+        ]  # fmt: skip
+        missing = f", {len(self.missing_shards)} recorded no campaign" if self.missing_shards else ""
+        return render_table(
+            f"Shards of campaign group {self.campaign_id} ({len(self.shards)}{missing})",
+            rows,
+            right_aligned=tuple(range(2, len(header))),
+        )
+
+
+#: The status of a report for a campaign the ledger has no record of.
+NOT_PLANNED = "not planned"
+# The counts a group's report adds up over its shards (failed_by_code and not_sent_reasons too, per key).
+_SUMMED_FIELDS = ("total", "sent", "delivered", "failed", "pending", "pending_past_timeout", "not_sent", "refused",
+                  "invalid", "duplicate", "opted_out", "capped", "replies")  # fmt: skip
+_SHARD_COLUMNS = ("total", "sent", "delivered", "failed", "pending", "refused", "not_sent")
+# Keys of a report dict that say the same for every shard, so a shard's entry in a group's dict leaves them out.
+_GROUP_ONLY_KEYS = frozenset({"pending_timeout_seconds", "failed_code_meanings"})
+_ERRORS_SHOWN = 5
+
+
+def _group_status(statuses: Sequence[str | None]) -> str:
+    """The group's status: the shards' one status, or ``mixed: 2 sent, 1 failed`` (most frequent first)."""
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[str(status)] = counts.get(str(status), 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return "mixed: " + ", ".join(
+        f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1])
+    )
 
 
 def describe_duration(value: timedelta) -> str:

@@ -13,7 +13,7 @@ import contextlib
 import csv
 import io
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TextIO
 
@@ -23,14 +23,17 @@ from sqlalchemy.engine import Connection, Engine
 from yxt_provider.client.errors import ERRORS_BY_CODE
 from yxt_provider.ledger import expressions, schema
 from yxt_provider.ledger.engine import Bind, reading
-from yxt_provider.ledger.models import DeliveryReport, describe_result
+from yxt_provider.ledger.models import NOT_PLANNED, DeliveryReport, describe_result
 
 __all__ = [
     "CSV_COLUMNS",
+    "GROUP_CSV_COLUMNS",
     "campaign_counts",
     "delivery_report",
+    "delivery_reports",
     "describe_not_sent",
     "export_campaign_csv",
+    "export_group_csv",
     "outcome_of",
 ]
 
@@ -47,6 +50,8 @@ CSV_COLUMNS = (
     "receipt_at",
     "replies",
 )
+#: The columns of a campaign group's CSV export: the shard's campaign id, then :data:`CSV_COLUMNS`.
+GROUP_CSV_COLUMNS = ("campaign_id", *CSV_COLUMNS)
 _OUTCOME_WORDS = {
     "planned": "not sent",
     "sent": "pending (no receipt yet)",
@@ -82,6 +87,11 @@ def _by_status(campaign_id: str, *extra: sa.ColumnElement[Any]) -> sa.Select[Any
     )
 
 
+# Campaign ids bound per statement at most: far below every backend's parameter limit
+# (SQLite's 32,766, PostgreSQL's 65,535), so a group of thousands of shards stays a few statements.
+_IDS_PER_STATEMENT = 500
+
+
 def delivery_report(
     bind: Bind,
     campaign_id: str,
@@ -97,36 +107,104 @@ def delivery_report(
         ago than this with no receipt yet (0 when ``None``).
     :param now: the reference time for the timeout (default: now, UTC).
     """
+    return delivery_reports(bind, [campaign_id], pending_timeout=pending_timeout, now=now)[campaign_id]
+
+
+def delivery_reports(
+    bind: Bind,
+    campaign_ids: Sequence[str],
+    *,
+    pending_timeout: timedelta | None = None,
+    now: datetime | None = None,
+) -> dict[str, DeliveryReport]:
+    """The delivery report of each campaign, read together: the same five statements for one campaign or a thousand.
+
+    Every statement groups by campaign over ``campaign_id IN (...)``, all in one read
+    transaction, and ``pending_past_timeout`` uses one cutoff for all, so the reports of a
+    group's shards describe the same moment and can be combined
+    (:meth:`~yxt_provider.ledger.models.DeliveryReport.combine`). A campaign not in the
+    ledger gets a report with status ``not planned`` and zero counts.
+
+    :param bind: the ledger's engine, or a connection to read on.
+    :param campaign_ids: the campaigns (repeats are read once).
+    :param pending_timeout: count as ``pending_past_timeout`` the messages sent longer
+        ago than this with no receipt yet (0 when ``None``).
+    :param now: the reference time for the timeout (default: now, UTC).
+    :returns: campaign id → report, in the order of ``campaign_ids``.
+    """
+    ids = list(dict.fromkeys(campaign_ids))
     overdue: sa.ColumnElement[Any] = sa.literal(0)
     if pending_timeout is not None:
         cutoff = (now or datetime.now(timezone.utc)) - pending_timeout
         overdue = sa.func.sum(
             sa.case((expressions.message_sent_at < sa.literal(cutoff, schema.UTCDateTime), 1), else_=0)
         )
-    by_status: dict[str, int] = {}
-    past_timeout = 0
+    by_status: dict[str, dict[str, int]] = {cid: {} for cid in ids}
+    past_timeout: dict[str, int] = dict.fromkeys(ids, 0)
+    failed_by_code: dict[str, dict[int, int]] = {cid: {} for cid in ids}
+    reasons: dict[str, dict[str, int]] = {cid: {} for cid in ids}
+    replies: dict[str, int] = dict.fromkeys(ids, 0)
+    campaigns: dict[str, Any] = {}
     with reading(bind) as conn:
-        for status, n, late in conn.execute(_by_status(campaign_id, overdue)):
-            by_status[status] = int(n)
-            if status == "sent":
-                past_timeout = int(late or 0)
-        failed_by_code = {
-            (-1 if code is None else int(code)): int(n)
-            for code, n in conn.execute(
-                sa.select(_m.result_code, sa.func.count())
-                .where(_m.campaign_id == campaign_id, _m.status == "failed")
-                .group_by(_m.result_code)
-            )
-        }
-        campaign = conn.execute(
-            sa.select(_c.status, _c.error, _c.invalid, _c.duplicate, _c.opted_out, _c.capped).where(
-                _c.campaign_id == campaign_id
-            )
-        ).one_or_none()
-        reasons = _not_sent_reasons(conn, campaign_id)
-        replies = conn.execute(
-            sa.select(sa.func.count()).select_from(schema.replies).where(_rp.campaign_id == campaign_id)
-        ).scalar_one()
+        for chunk in _chunks(ids):
+            for cid, status, n, late in conn.execute(
+                sa.select(_m.campaign_id, expressions.message_status, sa.func.count(), overdue)
+                .select_from(expressions.messages_with_batches)
+                .where(_m.campaign_id.in_(chunk))
+                .group_by(_m.campaign_id, expressions.message_status)
+            ):
+                by_status[cid][status] = int(n)
+                if status == "sent":
+                    past_timeout[cid] = int(late or 0)
+            for cid, code, n in conn.execute(
+                sa.select(_m.campaign_id, _m.result_code, sa.func.count())
+                .where(_m.campaign_id.in_(chunk), _m.status == "failed")
+                .group_by(_m.campaign_id, _m.result_code)
+            ):
+                failed_by_code[cid][-1 if code is None else int(code)] = int(n)
+            for row in conn.execute(
+                sa.select(
+                    _c.campaign_id, _c.status, _c.error, _c.invalid, _c.duplicate, _c.opted_out, _c.capped
+                ).where(_c.campaign_id.in_(chunk))
+            ):
+                campaigns[row.campaign_id] = row
+            for cid, attempts, code, error, size in conn.execute(
+                sa.select(_b.campaign_id, _b.attempts, _b.error_code, _b.error, _b.size).where(
+                    _b.campaign_id.in_(chunk), _b.state.not_in(("sent", "skipped"))
+                )
+            ):
+                reason = describe_not_sent(attempts, code, error)
+                reasons[cid][reason] = reasons[cid].get(reason, 0) + int(size)
+            for cid, n in conn.execute(
+                sa.select(_rp.campaign_id, sa.func.count())
+                .where(_rp.campaign_id.in_(chunk))
+                .group_by(_rp.campaign_id)
+            ):
+                replies[cid] = int(n)
+    return {
+        cid: _report_of(
+            cid, by_status[cid], past_timeout[cid], failed_by_code[cid], campaigns.get(cid), reasons[cid],
+            replies[cid], pending_timeout,
+        )
+        for cid in ids
+    }  # fmt: skip
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        yield ids[start : start + _IDS_PER_STATEMENT]
+
+
+def _report_of(
+    campaign_id: str,
+    by_status: dict[str, int],
+    past_timeout: int,
+    failed_by_code: dict[int, int],
+    campaign: Any,
+    reasons: dict[str, int],
+    replies: int,
+    pending_timeout: timedelta | None,
+) -> DeliveryReport:
     total = sum(by_status.values())
     not_sent = by_status.get("planned", 0)
     refused = by_status.get("refused", 0)
@@ -146,24 +224,11 @@ def delivery_report(
         duplicate=0 if campaign is None else int(campaign.duplicate),
         opted_out=0 if campaign is None else int(campaign.opted_out),
         capped=0 if campaign is None else int(campaign.capped),
-        status="not planned" if campaign is None else campaign.status,
+        status=NOT_PLANNED if campaign is None else campaign.status,
         error=None if campaign is None else campaign.error,
-        not_sent_reasons=reasons,
-        replies=int(replies),
+        not_sent_reasons=dict(sorted(reasons.items(), key=lambda item: -item[1])),
+        replies=replies,
     )
-
-
-def _not_sent_reasons(conn: Connection, campaign_id: str) -> dict[str, int]:
-    """Messages not sent, by what the last attempt of their batch recorded."""
-    reasons: dict[str, int] = {}
-    for attempts, code, error, size in conn.execute(
-        sa.select(_b.attempts, _b.error_code, _b.error, _b.size).where(
-            _b.campaign_id == campaign_id, _b.state.not_in(("sent", "skipped"))
-        )
-    ):
-        reason = describe_not_sent(attempts, code, error)
-        reasons[reason] = reasons.get(reason, 0) + int(size)
-    return dict(sorted(reasons.items(), key=lambda item: -item[1]))
 
 
 def describe_not_sent(attempts: int, code: int | None, error: str | None) -> str:
@@ -239,6 +304,39 @@ def export_campaign_csv(
         for partition in result.partitions():
             writer.writerows(_csv_row(row, meanings) for row in partition)
             written += len(partition)
+    return written
+
+
+def export_group_csv(
+    ledger: _HasEngine | Bind,
+    campaign_ids: Sequence[str],
+    path_or_file: str | os.PathLike[str] | TextIO,
+    meanings: Mapping[int, str] | None = None,
+) -> int:
+    """Write a campaign group's CSV: every shard's rows as :func:`export_campaign_csv` writes them, shard after shard.
+
+    Columns: :data:`GROUP_CSV_COLUMNS` (the shard's ``campaign_id`` first, since row numbers
+    repeat across shards). One read transaction, streamed, memory bounded. Shards without a
+    campaign in the ledger have no rows.
+
+    :param ledger: the :class:`~yxt_provider.ledger.Ledger`, its engine, or a connection.
+    :param campaign_ids: the shards, in the order to write them.
+    :param path_or_file: a path (created or overwritten, UTF-8) or an open text file.
+    :param meanings: what failure result codes mean, for the ``outcome`` column.
+    :returns: the number of rows written (the header aside).
+    """
+    bind = ledger if isinstance(ledger, (Engine, Connection)) else ledger.engine
+    written = 0
+    with _open_text(path_or_file) as out, reading(bind) as conn:
+        writer = csv.writer(out)
+        writer.writerow(GROUP_CSV_COLUMNS)
+        for campaign_id in dict.fromkeys(campaign_ids):
+            result = conn.execution_options(stream_results=True, yield_per=_CSV_FETCH_ROWS).execute(
+                _every_row(campaign_id)
+            )
+            for partition in result.partitions():
+                writer.writerows((campaign_id, *_csv_row(row, meanings)) for row in partition)
+                written += len(partition)
     return written
 
 

@@ -14,14 +14,21 @@ from datetime import timedelta
 from typing import Any
 
 from yxt_provider.ledger.models import RESULT_MEANINGS, DeliveryReport, describe_result
-from yxt_provider.ledger.read_models import CSV_COLUMNS, export_campaign_csv
+from yxt_provider.ledger.read_models import (
+    CSV_COLUMNS,
+    GROUP_CSV_COLUMNS,
+    export_campaign_csv,
+    export_group_csv,
+)
 
 __all__ = [
     "CSV_COLUMNS",
+    "GROUP_CSV_COLUMNS",
     "RESULT_MEANINGS",
     "DeliveryReport",
     "describe_result",
     "export_campaign_csv",
+    "export_group_csv",
     "pending_timeout_of",
     "result_meanings",
 ]

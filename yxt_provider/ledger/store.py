@@ -365,3 +365,25 @@ class Ledger:
         :param now: the reference time for the timeout (default: now, UTC).
         """
         return read_models.delivery_report(self.engine, campaign_id, pending_timeout=pending_timeout, now=now)
+
+    def delivery_reports(
+        self,
+        campaign_ids: Sequence[str],
+        *,
+        pending_timeout: timedelta | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, DeliveryReport]:
+        """Each campaign's report, read together (one snapshot, a few statements for any number of campaigns).
+
+        For the shards of a campaign group; combine them with :meth:`DeliveryReport.combine`.
+        A campaign not in the ledger gets a ``not planned`` report with zero counts.
+
+        :param campaign_ids: the campaigns.
+        :param pending_timeout: count as ``pending_past_timeout`` the messages sent longer
+            ago than this with no receipt yet (0 when ``None``).
+        :param now: the reference time for the timeout (default: now, UTC), one for all.
+        :returns: campaign id → report, in the order given.
+        """
+        return read_models.delivery_reports(
+            self.engine, campaign_ids, pending_timeout=pending_timeout, now=now
+        )

@@ -39,8 +39,16 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
     A report that ran because an upstream task failed then fails itself, after reporting, so
     the DAG run is not marked a success (``fail_when_upstream_failed``).
 
-    :param campaign_id: the campaign (templated): an id, or the send task's summary
-        (``send.output``).
+    Given the shards of a mapped send (``campaign_id=send.output`` after
+    ``SendSmsOperator.partial(...).expand(...)``), it reports them as one campaign group: the
+    totals are the shards' combined counts, the log has a per-shard table, the XCom dict a
+    ``shards`` list and the CSV a leading ``campaign_id`` column. Shards that recorded no
+    campaign (refused before planning, or failed without handing on a summary) are listed in
+    ``missing_shards``, with status ``not planned`` and why.
+
+    :param campaign_id: the campaign (templated): an id, the send task's summary
+        (``send.output``), or a sequence of ids or summaries (``send.output`` of a mapped
+        send): a campaign group. An empty sequence fails the task.
     :param ledger_conn_id: the ledger's SQL connection (templated); default the embedded SQLite file.
     :param yxt_conn_id: when set, drain the receipt queue into the ledger before reporting (templated).
     :param pending_timeout: seconds (or a timedelta): messages sent longer ago without a receipt
@@ -81,11 +89,11 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Drain (optional), report, export (optional); return the report dict."""
-        report = self._report()
+        report = self._report(context)
         self.log.info("\n%s", report.as_table(self.result_meanings))
         result = report.to_dict(self.result_meanings)
         if self.csv_path:
-            rows = self._export(report.campaign_id, self.csv_path)
+            rows = self._export(report, self.csv_path)
             result["csv_path"] = str(self.csv_path)
             self.log.info("Wrote %d recipient rows to %s", rows, self.csv_path)
         failed = self._failed_upstream(context) if self.fail_when_upstream_failed else []
@@ -98,23 +106,26 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
             )
         return result
 
-    def _report(self) -> DeliveryReport:
+    def _report(self, context: Context | None = None) -> DeliveryReport:
+        from yxt_provider.campaign.group import group_report, recorded
         from yxt_provider.hooks.yxt import YxtHook
-        from yxt_provider.ledger import DeliveryReport
+        from yxt_provider.operators.groups import campaign_group_in
         from yxt_provider.receipts.ingest import drain_receipts
 
-        summary = self.campaign_id if isinstance(self.campaign_id, Mapping) else {}
-        campaign_id = self.ledger_hook.campaign_id_in(self.campaign_id)
-        if self.ledger.get_campaign(campaign_id) is None:
-            if not summary.get("error"):
-                self.ledger_hook.require_campaign(campaign_id)  # fails, saying where it looked
-            # Refused before any plan (wrong template, empty source, bad connection): the
-            # send's summary is all there is to report.
-            return DeliveryReport(
-                campaign_id=campaign_id, total=0, sent=0, delivered=0, failed=0,
-                invalid=int(summary.get("invalid") or 0), duplicate=int(summary.get("duplicate") or 0),
-                status="not planned", error=str(summary["error"]),
-            )  # fmt: skip
+        group = campaign_group_in(self.campaign_id, self, context)
+        # Read once to see what the ledger has; a send refused before any plan (wrong
+        # template, empty source, bad connection) leaves only its summary to report.
+        report = group_report(self.ledger, group, pending_timeout=self.pending_timeout)
+        if not recorded(report):
+            if not any(shard.error for shard in group.shards):
+                if not group.grouped:
+                    self.ledger_hook.require_campaign(group.label)  # fails, saying where it looked
+                raise AirflowFailException(
+                    f"none of the {len(group.shards)} campaigns of group {group.label} is in the ledger; check "
+                    f"campaign_id and that ledger_conn_id ({self.ledger_conn_id or 'embedded SQLite'}) is the "
+                    "ledger the send task used"
+                )
+            return report
         if self.yxt_conn_id:
             hook = YxtHook(self.yxt_conn_id)
             try:
@@ -122,7 +133,8 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
             finally:
                 hook.close()
             self.log.info("Ingested %d receipts first (%d settled messages)", ingest.read, ingest.matched)
-        return self.ledger.delivery_report(campaign_id, pending_timeout=self.pending_timeout)
+            report = group_report(self.ledger, group, pending_timeout=self.pending_timeout)
+        return report
 
     def _failed_upstream(self, context: Context) -> list[str]:
         upstream = sorted(self.upstream_task_ids)
@@ -136,17 +148,24 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
             if str(getattr(state, "value", state)) in _FAILED_STATES
         ]
 
-    def _export(self, campaign_id: str, target: Any) -> int:
-        from yxt_provider.ledger import export_campaign_csv
+    def _export(self, report: DeliveryReport, target: Any) -> int:
+        from yxt_provider.ledger import export_campaign_csv, export_group_csv
 
         if isinstance(target, str) and "://" in target:
             from airflow.sdk import ObjectStoragePath
 
             target = ObjectStoragePath(target)
+
+        def write(out: Any) -> int:
+            if report.shards:
+                ids = [shard.campaign_id for shard in report.shards]
+                return export_group_csv(self.ledger, ids, out, self.result_meanings)
+            return export_campaign_csv(self.ledger, report.campaign_id, out, self.result_meanings)
+
         if hasattr(target, "open") and not isinstance(target, str):
             # ObjectStoragePath (or pathlib.Path): write through its own file API.
             if hasattr(target, "parent"):
                 target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("w", encoding="utf-8", newline="") as handle:
-                return export_campaign_csv(self.ledger, campaign_id, handle, self.result_meanings)
-        return export_campaign_csv(self.ledger, campaign_id, target, self.result_meanings)
+                return write(handle)
+        return write(target)

@@ -23,7 +23,6 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from yxt_provider.campaign.identity import campaign_id_of
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
 from yxt_provider.hooks.ledger import LedgerUserMixin
 from yxt_provider.ledger.report import pending_timeout_of
@@ -38,6 +37,7 @@ from yxt_provider.receipts.conditions import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from yxt_provider.campaign.group import CampaignGroup
     from yxt_provider.hooks.yxt import YxtHook
     from yxt_provider.ledger import DeliveryReport
     from yxt_provider.receipts.ingest import IngestResult
@@ -111,9 +111,16 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
     report as a small dict (counts only, never a phone number) plus ``outcome``
     (``met``, ``timeout`` or ``unreachable``), and logs it as a table.
 
-    :param campaign_id: the campaign to wait for (templated): an id, or the send task's summary
+    Given the shards of a mapped send (``campaign_id=send.output`` after
+    ``SendSmsOperator.partial(...).expand(...)``), it waits for them as one campaign group:
+    the condition applies to the shards' combined counts, and the report has a per-shard
+    table (XCom key ``shards``). Shards that recorded no campaign are named
+    (``missing_shards``) and not waited for; when no shard recorded one, the task fails.
+
+    :param campaign_id: the campaign to wait for (templated): an id, the send task's summary
         dict, so ``campaign_id=send.output`` works (``send.output["campaign_id"]`` would name an
-        XCom *key*, which ``SendSmsOperator`` does not push).
+        XCom *key*, which ``SendSmsOperator`` does not push), or a sequence of ids or summaries
+        (``send.output`` of a mapped send): a campaign group. An empty sequence fails the task.
     :param yxt_conn_id: the YXT connection to drain receipts with (templated); ``None`` to only
         read the ledger (when a sync DAG ingests receipts).
     :param ledger_conn_id: the ledger's SQL connection (templated); default the embedded SQLite file.
@@ -190,7 +197,8 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         """Check once; then wait by poking (worker) or deferring (triggerer)."""
-        campaign_id = self.ledger_hook.require_campaign(self.campaign_id)
+        self._group = self._resolve_group(context)
+        campaign_id = self._group.label
         try:
             if self.deferrable:
                 return self._check_then_defer(campaign_id)
@@ -212,8 +220,7 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Drain receipts into the ledger, then judge the campaign from the ledger."""
-        campaign_id = campaign_id_of(self.campaign_id)
-        outcome, report = self._check(campaign_id)
+        outcome, report = self._check(self._target(context).label)
         if outcome is DeliveryOutcome.MET:
             return PokeReturnValue(is_done=True, xcom_value=self._succeed(report, outcome))
         if outcome is DeliveryOutcome.UNREACHABLE:
@@ -228,7 +235,10 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
         """
         event = dict(event or {})
         status = event.get("status")
-        campaign_id = str(event.get("campaign_id") or campaign_id_of(self.campaign_id))
+        # From the rendered campaign_id again (dag.test() drops defer kwargs): the shards' ids are
+        # deterministic, and the missing ones are only known here.
+        group = self._group = self._resolve_group(context, check=False)
+        campaign_id = group.label if group.grouped else str(event.get("campaign_id") or group.label)
         ingested = event.get("ingested") or {}
         self.log.info(
             "Trigger finished after %s polls (%s): ingested %s receipts (%s ours, %s for other senders)",
@@ -256,9 +266,12 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
             "Deferring: the triggerer waits for campaign %s (%s), polling every %ss for up to %ss",
             campaign_id, self._wanted(), self.poke_interval, self.timeout,
         )  # fmt: skip
+        from yxt_provider.campaign.group import recorded
+
         self.defer(
             trigger=SmsDeliveryTrigger(
-                campaign_id=campaign_id,
+                # Ids, never reports: a group's trigger polls only the shards that recorded a campaign.
+                campaign_id=list(recorded(report)) if report.shards else campaign_id,
                 yxt_conn_id=self.yxt_conn_id,
                 ledger_conn_id=self.ledger_conn_id,
                 condition=self.condition,
@@ -295,9 +308,10 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
                 self.log.warning("Reading delivery receipts failed (%s); will try again next poke", exc)
         report = self._report(campaign_id)
         outcome = evaluate_condition(report, self.condition, self.min_delivered_share)
+        what = f"Campaign group ({len(report.shards)} shards)" if report.shards else "Campaign"
         self.log.info(
-            "Campaign %s: %d delivered, %d failed, %d pending of %d sent (%.1f%% delivered); waiting for %s: %s",
-            campaign_id, report.delivered, report.failed, report.pending, report.sent,
+            "%s %s: %d delivered, %d failed, %d pending of %d sent (%.1f%% delivered); waiting for %s: %s",
+            what, campaign_id, report.delivered, report.failed, report.pending, report.sent,
             100 * report.delivered_share, self._wanted(), outcome.value,
         )  # fmt: skip
         return outcome, report
@@ -310,8 +324,45 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
                 ingest.read, ingest.pages, ingest.matched, ingest.unmatched, ingest.duplicates,
             )  # fmt: skip
 
+    def _resolve_group(self, context: Context, *, check: bool = True) -> CampaignGroup:
+        """The campaign (group) to wait for; with ``check``, fail when the ledger has none of it, warn of missing shards."""
+        from yxt_provider.campaign.group import group_report, recorded
+        from yxt_provider.operators.groups import campaign_group_in
+
+        group = campaign_group_in(self.campaign_id, self, context)
+        if not group.grouped:
+            if check:
+                self.ledger_hook.require_campaign(group.label)
+            return group
+        if check:
+            report = group_report(self.ledger, group)
+            if not recorded(report):
+                raise AirflowFailException(
+                    f"none of the {len(group.shards)} campaigns of group {group.label} is in the ledger; check "
+                    f"campaign_id and that ledger_conn_id ({self.ledger_conn_id or 'embedded SQLite'}) is the "
+                    "ledger the send task used"
+                )
+            missing = [shard for shard in report.shards if shard.campaign_id in report.missing_shards]
+            if missing:
+                self.log.warning(
+                    "%d of %d shards of campaign group %s recorded no campaign and are not waited for: %s",
+                    len(missing), len(group.shards), group.label,
+                    "; ".join(f"{shard.campaign_id} ({shard.error})" for shard in missing),
+                )  # fmt: skip
+        return group
+
+    def _target(self, context: Context | None = None) -> CampaignGroup:
+        group: CampaignGroup | None = getattr(self, "_group", None)
+        if group is None:  # poke() called without execute() (a test, or an older caller)
+            from yxt_provider.operators.groups import campaign_group_in
+
+            group = self._group = campaign_group_in(self.campaign_id, self, context)
+        return group
+
     def _report(self, campaign_id: str) -> DeliveryReport:
-        return self.ledger.delivery_report(campaign_id, pending_timeout=self.pending_timeout)
+        from yxt_provider.campaign.group import group_report
+
+        return group_report(self.ledger, self._target(), pending_timeout=self.pending_timeout)
 
     def _wanted(self) -> str:
         return describe_condition(self.condition, self.min_delivered_share)

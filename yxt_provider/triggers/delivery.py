@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from yxt_provider.campaign.group import CampaignGroup, Shard, group_report
 from yxt_provider.client.errors import YxtError
 from yxt_provider.hooks.ledger import open_ledger
 from yxt_provider.receipts.conditions import (
@@ -35,13 +36,19 @@ class SmsDeliveryTrigger(BaseTrigger):
     client and ledger are synchronous), then judges the campaign's report from the ledger.
     Everything it reads is stored, whichever campaign or sender it belongs to.
 
+    Given a list of campaign ids (the recorded shards of a mapped send), it waits for them
+    as one campaign group: each poll reads the shards' reports together (the same few
+    statements for any number of shards) and judges their combined counts; the event's
+    ``campaign_id`` is then the group's label and ``campaign_ids`` the list.
+
     Fires one event, a dict with ``status`` (``met``, ``unreachable``, ``timeout`` or
     ``error``), ``campaign_id``, ``message``, the last counts (``delivered``, ``failed``,
     ``pending``, ``sent``, ``total``), ``polls`` and ``ingested`` (totals of the drains).
     The event holds everything the sensor needs to resume (``dag.test()`` drops the kwargs
     given to ``defer``).
 
-    :param campaign_id: the campaign to wait for.
+    :param campaign_id: the campaign to wait for, or a list of campaign ids: a campaign group.
+        Ids only, so the serialised kwargs stay small.
     :param yxt_conn_id: the YXT connection to drain receipts with; ``None`` only reads the ledger
         (when a separate sync DAG ingests).
     :param ledger_conn_id: the ledger's SQL connection; ``None`` for the embedded SQLite file.
@@ -56,7 +63,7 @@ class SmsDeliveryTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        campaign_id: str,
+        campaign_id: str | Sequence[str],
         yxt_conn_id: str | None,
         ledger_conn_id: str | None,
         condition: str,
@@ -68,7 +75,17 @@ class SmsDeliveryTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         validate_condition(condition, min_delivered_share)
-        self.campaign_id = campaign_id
+        if not isinstance(campaign_id, str):
+            campaign_id = [str(cid) for cid in campaign_id]
+            if not campaign_id:
+                raise ValueError(
+                    "campaign_id is an empty list: a campaign group needs at least one campaign id"
+                )
+        self.campaign_id: str | list[str] = campaign_id
+        self.group = CampaignGroup(
+            tuple(Shard(cid) for cid in ([campaign_id] if isinstance(campaign_id, str) else campaign_id)),
+            grouped=not isinstance(campaign_id, str),
+        )
         self.yxt_conn_id = yxt_conn_id
         self.ledger_conn_id = ledger_conn_id
         self.condition = condition
@@ -136,7 +153,7 @@ class SmsDeliveryTrigger(BaseTrigger):
                             return
                         # The client already retried; a gateway blip must not end the wait.
                         self.log.warning("Reading receipts failed (%s); will try again next poll", exc)
-                report = await asyncio.to_thread(ledger.delivery_report, self.campaign_id)
+                report = await asyncio.to_thread(group_report, ledger, self.group)
                 outcome = evaluate_condition(report, self.condition, self.min_delivered_share)
                 if outcome is DeliveryOutcome.WAITING and time.time() >= self.deadline:
                     outcome = DeliveryOutcome.TIMEOUT
@@ -151,7 +168,7 @@ class SmsDeliveryTrigger(BaseTrigger):
                     return
                 self.log.info(
                     "Campaign %s: %d delivered, %d failed, %d pending of %d sent; waiting",
-                    self.campaign_id, report.delivered, report.failed, report.pending, report.sent,
+                    self.group.label, report.delivered, report.failed, report.pending, report.sent,
                 )  # fmt: skip
                 await asyncio.sleep(max(0.0, min(self.poke_interval, self.deadline - time.time())))
         finally:
@@ -160,10 +177,12 @@ class SmsDeliveryTrigger(BaseTrigger):
 
     def _event(self, status: str, message: str, *, polls: int = 0, ingested: IngestResult | None = None,
                **counts: Any) -> TriggerEvent:  # fmt: skip
+        ids = {"campaign_ids": list(self.group.campaign_ids)} if self.group.grouped else {}
         return TriggerEvent(
             {
                 "status": status,
-                "campaign_id": self.campaign_id,
+                "campaign_id": self.group.label,
+                **ids,
                 "message": message,
                 "polls": polls,
                 "ingested": (ingested or IngestResult()).to_dict(),
@@ -175,10 +194,10 @@ class SmsDeliveryTrigger(BaseTrigger):
 def _describe(outcome: DeliveryOutcome, share: float, trigger: SmsDeliveryTrigger) -> str:
     wanted = describe_condition(trigger.condition, trigger.min_delivered_share)
     if outcome is DeliveryOutcome.MET:
-        return f"campaign {trigger.campaign_id} reached {wanted}"
+        return f"campaign {trigger.group.label} reached {wanted}"
     if outcome is DeliveryOutcome.UNREACHABLE:
         return (
-            f"campaign {trigger.campaign_id} cannot reach {wanted}: every message is final and "
+            f"campaign {trigger.group.label} cannot reach {wanted}: every message is final and "
             f"{share:.2%} were delivered"
         )
-    return f"campaign {trigger.campaign_id} did not reach {wanted} before the sensor's timeout"
+    return f"campaign {trigger.group.label} did not reach {wanted} before the sensor's timeout"
