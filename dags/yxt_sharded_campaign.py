@@ -111,6 +111,7 @@ with DAG(
         pending_timeout=timedelta(minutes=30),
         on_timeout="succeed",  # report whatever arrived
         ledger_conn_id=LEDGER_CONN_ID,
+        trigger_rule="all_done",  # a shard that failed for good: still wait for the others
     )
 
     report = SmsDeliveryReportOperator(

@@ -52,6 +52,21 @@ def test_replies_dag_runs_on_the_watched_asset(bag: object) -> None:
     assert dag.max_active_runs == 1
 
 
+
+def test_sharded_campaign_maps_the_send_in_the_gateway_pool(bag: object) -> None:
+    dag = bag.dags["yxt_sharded_campaign"]  # type: ignore[attr-defined]
+    send = dag.get_task("send")
+    assert type(send).__name__ == "MappedOperator" and send.operator_name == "SendSmsOperator"
+    assert send.partial_kwargs["pool"] == "yxt_gateway" and send.partial_kwargs["retries"] == 3
+    assert send.partial_kwargs["ledger_conn_id"] == "yxt_ledger"
+    assert set(send.expand_input.value) == {"recipients_sql"}
+    wait, report = dag.get_task("wait_for_delivery"), dag.get_task("delivery_report")
+    assert wait.deferrable is True and wait.upstream_task_ids == {"send"}
+    assert wait.trigger_rule == "all_done" and report.trigger_rule == "all_done"
+    assert report.upstream_task_ids == {"send", "wait_for_delivery"}
+    assert dag.get_task("fill_customers").downstream_task_ids == {"send"}
+
+
 EXAMPLES = sorted(path.name for path in DAGS.glob("*.py"))
 PARSE_GUARD = """
 import socket, sqlite3, sys, time

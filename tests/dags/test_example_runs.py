@@ -124,3 +124,35 @@ def test_marketing_example_honours_refusals_and_caps_repeat_campaigns(
     assert (second["sent"], second["capped"]) == (97, 0)
     assert (third["sent"], third["capped"], third["opted_out"], third["status"]) == (0, 97, 3, "empty")
     assert set(accepted(sandbox).values()) == {2} and len(accepted(sandbox)) == 97
+
+
+def test_sharded_campaign_example_one_campaign_in_shards(
+    dag_files: DagFiles, sandbox: SandboxServer, sqlite_ledger: str
+) -> None:
+    # The Celery run (tests/e2e/test_celery_scale_out.py) sends 200,000; the wiring is the same.
+    run = dag_files.run(
+        example("yxt_sharded_campaign.py"), "yxt_sharded_campaign", run_conf={"recipients": 900, "shards": 3}
+    )
+    states = task_states(run)
+    assert states == {
+        "fill_customers": "success", "shard_queries": "success",
+        "send[0]": "success", "send[1]": "success", "send[2]": "success",
+        "wait_for_delivery": "success", "delivery_report": "success",
+    }  # fmt: skip
+    summaries = [xcom_value(run, "send", map_index=shard) for shard in range(3)]
+    assert [s["sent"] for s in summaries] == [300, 300, 300]
+    assert len({s["campaign_id"] for s in summaries}) == 3
+    counts = accepted(sandbox)
+    assert len(counts) == 900 and set(counts.values()) == {1}
+    report = xcom_value(run, "delivery_report")
+    assert report["sent"] == 900
+    assert sorted(report["campaign_ids"]) == sorted(s["campaign_id"] for s in summaries)
+    assert report["delivered"] + report["failed"] + report["pending"] == 900
+
+    # A second run with the same params reuses the filled table and sends the campaign again
+    # (a new run is a new campaign), again exactly once per recipient.
+    again = dag_files.run(
+        example("yxt_sharded_campaign.py"), "yxt_sharded_campaign", run_conf={"recipients": 900, "shards": 3}
+    )
+    assert task_states(again)["delivery_report"] == "success"
+    assert set(accepted(sandbox).values()) == {2}
