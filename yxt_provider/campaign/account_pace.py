@@ -123,6 +123,11 @@ class AccountPacer:
         """The account's shared pace as this pacer last saw it, requests per second."""
         return self._rate
 
+    @property
+    def reserved_slot(self) -> float | None:
+        """The slot this thread last reserved, seconds since the epoch on the database's clock."""
+        return getattr(self._reserved, "slot", None)
+
     def acquire(self) -> None:
         """Reserve the account's next slot in the ledger, then wait for it."""
         if self._ceiling is not None:
@@ -135,9 +140,11 @@ class AccountPacer:
             slot[:] = [max(row.next_slot, now)]
             return replace(row, rate=rate, max_rate=self.max_rate, next_slot=slot[0] + 1.0 / rate)
 
-        change = self.ledger.change_account_pace(self.account_key, reserve, initial_rate=self.max_rate)
+        change = self.ledger.change_account_pace(
+            self.account_key, reserve, initial_rate=self.max_rate, clock=self._clock
+        )
         self._rate = change.after.rate
-        self._reserved.at = change.now
+        self._reserved.at, self._reserved.slot = change.now, slot[0]
         # The slot is on the database's clock; the wait is measured on ours from when it was read.
         delay = change.read_at + (slot[0] - change.now) - self._clock()
         if delay > 0:
@@ -163,7 +170,9 @@ class AccountPacer:
             next_slot = max(row.next_slot, now + 1.0 / rate)
             return replace(counted, rate=rate, next_slot=next_slot, last_throttle_at=now)
 
-        change = self.ledger.change_account_pace(self.account_key, cut, initial_rate=self.max_rate)
+        change = self.ledger.change_account_pace(
+            self.account_key, cut, initial_rate=self.max_rate, clock=self._clock
+        )
         with self._lock:
             self.throttles += 1
         self._rate = change.after.rate

@@ -71,13 +71,21 @@ def _locked_row(conn: Connection, account_key: str) -> tuple[AccountPace, float]
     return None if row is None else (_record(row), float(row.db_now))
 
 
-def change_pace(engine: Engine, account_key: str, update: PaceUpdate, *, initial_rate: float) -> PaceChange:
+def change_pace(
+    engine: Engine,
+    account_key: str,
+    update: PaceUpdate,
+    *,
+    initial_rate: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> PaceChange:
     """Lock the account's row, apply ``update`` to it with the database's clock, write it back.
 
     :param engine: the ledger engine.
     :param account_key: the account.
     :param update: computes the new row from the locked one and the database's "now".
     :param initial_rate: the rate (and ceiling) of a row created by this call, the account's first.
+    :param clock: the caller's monotonic clock, read just after the row (``PaceChange.read_at``).
     """
 
     def attempt() -> PaceChange:
@@ -103,7 +111,7 @@ def change_pace(engine: Engine, account_key: str, update: PaceUpdate, *, initial
                 )
                 locked = _locked_row(conn, account_key)
                 assert locked is not None, "the row was just created"
-            read_at = time.monotonic()
+            read_at = clock()
             before, now = locked
             after = update(before, now)
             values = {f"new_{name}": getattr(after, name) for name in _FIELDS}

@@ -14,7 +14,8 @@ at a state some earlier call committed. Nothing here logs a phone number.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -350,7 +351,12 @@ class Ledger:
     # ------------------------------------------------------------------ the account's send pace
 
     def change_account_pace(
-        self, account_key: str, update: pace_store.PaceUpdate, *, initial_rate: float
+        self,
+        account_key: str,
+        update: pace_store.PaceUpdate,
+        *,
+        initial_rate: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> PaceChange:
         """Change the send pace every task of a gateway account shares, in one short transaction.
 
@@ -360,8 +366,11 @@ class Ledger:
         :param account_key: the account (see :func:`yxt_provider.campaign.account_pace.account_key`).
         :param update: the new row, from the locked row and the database's "now" (epoch seconds).
         :param initial_rate: the rate (and ceiling) of the row when this call creates it.
+        :param clock: the caller's monotonic clock, read just after the row (``PaceChange.read_at``).
         """
-        return pace_store.change_pace(self.engine, account_key, update, initial_rate=initial_rate)
+        return pace_store.change_pace(
+            self.engine, account_key, update, initial_rate=initial_rate, clock=clock
+        )
 
     def account_pace(self, account_key: str) -> AccountPace | None:
         """The account's shared send pace, or ``None`` before any task reserved a slot.
