@@ -15,11 +15,13 @@ from typing import Any, NamedTuple
 __all__ = [
     "DELIVERED_RESULT",
     "RESULT_MEANINGS",
+    "AccountPace",
     "AttemptStart",
     "BatchRecord",
     "CampaignRecord",
     "DeliveryReport",
     "ExcludedRecipient",
+    "PaceChange",
     "PlannedBatch",
     "ReceiptIngestCounts",
     "ReplyStoreCounts",
