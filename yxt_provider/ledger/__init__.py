@@ -6,10 +6,11 @@ later, for ``INSERT ... RETURNING``). Oracle MySQL 8 should work (it takes the p
 backends without RETURNING, which the tests run on the others) but no MySQL server is tested.
 
 Modules by job: :mod:`.store` (the :class:`Ledger` API), :mod:`.send_store` and
-:mod:`.receipt_store` (writes, per table), :mod:`.pace_store` (the send pace an account shares), :mod:`.read_models` (reports and counts),
-:mod:`.dialects` (everything that differs per backend), :mod:`.expressions` (the status
-expressions), :mod:`.schema` and :mod:`.migrations` (tables and their versions),
-:mod:`.models` (the records and the delivery report), :mod:`.engine` (engines and transactions).
+:mod:`.receipt_store` (writes, per table), :mod:`.pace_store` (the send pace a gateway
+account shares), :mod:`.read_models` (reports and counts), :mod:`.dialects` (everything
+that differs per backend), :mod:`.expressions` (the status expressions), :mod:`.schema` and
+:mod:`.migrations` (tables and their versions), :mod:`.models` (the records and the
+delivery report), :mod:`.engine` (engines and transactions).
 
 The names below load on first use: importing a light module (the models) costs no engine.
 """
