@@ -291,7 +291,8 @@ class YxtConnectionSettings:
     :param verify_ssl: verify TLS certificates, or the path of a CA bundle.
     :param pool_size: HTTP connections kept alive per host.
     :param max_in_flight: send requests one task keeps in flight (read by the send operator).
-    :param max_requests_per_second: send-rate limit per task, ``None`` for none.
+    :param max_requests_per_second: send-rate limit of the account, shared through the ledger by
+        every task using it; ``None`` for none.
     :param templates: template ids the account has, ``None`` when not configured.
     :param retry: how transient failures are retried.
     """

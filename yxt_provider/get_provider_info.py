@@ -81,7 +81,8 @@ YXT_CONN_FIELDS: dict[str, dict[str, Any]] = {
     "max_requests_per_second": {
         "label": "Max send requests per second",
         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
-        "description": "Rate limit for send requests per task. Empty: no limit.",
+        "description": "Rate limit of the gateway account for send requests, shared through the "
+        "ledger by every task and worker using it. Empty: no limit.",
     },
     "templates": {
         "label": "Template ids",

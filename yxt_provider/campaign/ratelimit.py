@@ -1,13 +1,48 @@
-"""Client-side pacing: a token bucket whose rate backs off on code 11 and recovers gradually (AIMD)."""
+"""Client-side pacing: a token bucket whose rate backs off on code 11 and recovers gradually (AIMD).
+
+:class:`Pacer` is what the sender paces itself with. :class:`AdaptiveRateLimiter` is the
+per-process one (no limit, or a limit of one task); the pace a whole gateway account
+shares through the ledger is :class:`~yxt_provider.campaign.account_pace.AccountPacer`.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["AdaptiveRateLimiter"]
+__all__ = ["AdaptiveRateLimiter", "Pacer", "check_rate"]
+
+
+class Pacer(Protocol):
+    """Paces send requests: a slot before each request, and what the gateway answered after it."""
+
+    def acquire(self) -> None:
+        """Wait for the next request slot."""
+
+    def on_throttled(self) -> None:
+        """The gateway answered code 11 (too many requests): slow down."""
+
+    def on_success(self) -> None:
+        """The gateway accepted a request: speed up again, gradually."""
+
+
+def check_rate(value: object, name: str = "max_requests_per_second") -> float:
+    """``value`` as a rate in requests per second; refuses anything but a positive, finite number.
+
+    :param value: the rate as given (a number; text and ``True`` are refused, not guessed at).
+    :param name: what it is called where it was given, for the message.
+    :raises ValueError: naming ``name``, the value and what is allowed.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number of requests per second, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number of requests per second, got {value!r}")
+    return float(value)
+
 
 _OBSERVATION_WINDOW = 1.0  # seconds
 _MIN_OBSERVATION = 0.25  # seconds

@@ -16,13 +16,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from yxt_provider.campaign.account_pace import make_pacer
 from yxt_provider.campaign.circuit import GatewayCircuit
 from yxt_provider.campaign.errors import (
     CampaignIncompleteError,
     CampaignStoppedError,
     GatewayUnreachableError,
 )
-from yxt_provider.campaign.ratelimit import AdaptiveRateLimiter
+from yxt_provider.campaign.ratelimit import Pacer, check_rate
 from yxt_provider.client.client import YxtClient, build_send_body
 from yxt_provider.client.errors import (
     YxtAccountError,
@@ -82,7 +83,11 @@ class SendSettings:
     """How fast a campaign goes out.
 
     :param max_in_flight: concurrent requests within the task.
-    :param max_requests_per_second: client-side pace; ``None`` paces only after a throttle.
+    :param max_requests_per_second: this task's own ceiling, requests per second; ``None``:
+        none of its own (without an account limit either, it paces only after a throttle).
+    :param account_max_requests_per_second: the gateway account's limit (the connection's
+        ``max_requests_per_second``), shared through the ledger by every task of the account
+        (:class:`~yxt_provider.campaign.account_pace.AccountPacer`); ``None``: not shared.
     :param progress_interval: seconds between progress lines in the log.
     :param throttle_patience: seconds a batch keeps waiting out code 11 before the task fails
         (a retry then resumes).
@@ -92,6 +97,7 @@ class SendSettings:
 
     max_in_flight: int = 4
     max_requests_per_second: float | None = None
+    account_max_requests_per_second: float | None = None
     progress_interval: float = 10.0
     throttle_patience: float = 600.0
     unreachable_after: int = 3
@@ -99,6 +105,11 @@ class SendSettings:
     def __post_init__(self) -> None:
         if self.max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
+        # Refused here, before the plan is written: a rate of 0 or -5 would never send or never pace.
+        if self.max_requests_per_second is not None:
+            check_rate(self.max_requests_per_second, "max_requests_per_second")
+        if self.account_max_requests_per_second is not None:
+            check_rate(self.account_max_requests_per_second, "the connection's max_requests_per_second")
 
 
 @dataclass
@@ -157,7 +168,9 @@ class CampaignSender:
     :param ledger: where the plan and progress live.
     :param client: the gateway client (its pool should hold ``max_in_flight`` connections).
     :param settings: concurrency, pacing and logging.
-    :param limiter: a shared rate limiter (one per connection), created from ``settings`` if omitted.
+    :param limiter: the pacer; omitted, it comes from ``settings``: the account's pace shared
+        through ``ledger`` when ``account_max_requests_per_second`` is set, else a per-task
+        :class:`~yxt_provider.campaign.ratelimit.AdaptiveRateLimiter`.
     :param respect_opt_out: before a batch's first attempt, drop its numbers that opted out
         since the plan was written.
     :param stop_at: start no batch at or after this moment (aware): the send window's end.
@@ -171,7 +184,7 @@ class CampaignSender:
         client: YxtClient,
         settings: SendSettings | None = None,
         *,
-        limiter: AdaptiveRateLimiter | None = None,
+        limiter: Pacer | None = None,
         respect_opt_out: bool = False,
         stop_at: datetime | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -179,7 +192,12 @@ class CampaignSender:
         self.ledger = ledger
         self.client = client
         self.settings = settings or SendSettings()
-        self.limiter = limiter or AdaptiveRateLimiter(self.settings.max_requests_per_second)
+        self.limiter: Pacer = limiter or make_pacer(
+            ledger,
+            client,
+            account_rate=self.settings.account_max_requests_per_second,
+            task_rate=self.settings.max_requests_per_second,
+        )
         self.respect_opt_out = respect_opt_out
         self.stop_at = stop_at
         self._clock = clock

@@ -158,7 +158,11 @@ class YxtHook(BaseHook):
 
     @property
     def max_requests_per_second(self) -> float | None:
-        """Send-rate limit per task (extra ``max_requests_per_second``), ``None`` for no limit."""
+        """Send-rate limit of the gateway account (extra ``max_requests_per_second``), ``None`` for no limit.
+
+        Shared through the ledger by every task sending with this connection (or another one of
+        the same account), on every worker: their requests together stay within it.
+        """
         return self.settings.max_requests_per_second
 
     @property

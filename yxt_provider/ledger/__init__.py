@@ -6,10 +6,11 @@ later, for ``INSERT ... RETURNING``). Oracle MySQL 8 should work (it takes the p
 backends without RETURNING, which the tests run on the others) but no MySQL server is tested.
 
 Modules by job: :mod:`.store` (the :class:`Ledger` API), :mod:`.send_store` and
-:mod:`.receipt_store` (writes, per table), :mod:`.read_models` (reports and counts),
-:mod:`.dialects` (everything that differs per backend), :mod:`.expressions` (the status
-expressions), :mod:`.schema` and :mod:`.migrations` (tables and their versions),
-:mod:`.models` (the records and the delivery report), :mod:`.engine` (engines and transactions).
+:mod:`.receipt_store` (writes, per table), :mod:`.pace_store` (the send pace a gateway
+account shares), :mod:`.read_models` (reports and counts), :mod:`.dialects` (everything
+that differs per backend), :mod:`.expressions` (the status expressions), :mod:`.schema` and
+:mod:`.migrations` (tables and their versions), :mod:`.models` (the records and the
+delivery report), :mod:`.engine` (engines and transactions).
 
 The names below load on first use: importing a light module (the models) costs no engine.
 """
@@ -23,10 +24,12 @@ if TYPE_CHECKING:
     from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
     from yxt_provider.ledger.migrations import LATEST_VERSION, LedgerSchemaError, ensure_schema
     from yxt_provider.ledger.models import (
+        AccountPace,
         AttemptStart,
         BatchRecord,
         CampaignRecord,
         DeliveryReport,
+        PaceChange,
         PlannedBatch,
         ReceiptIngestCounts,
         ReplyStoreCounts,
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_OPT_OUT_KEYWORDS",
     "LATEST_VERSION",
+    "AccountPace",
     "AttemptStart",
     "BatchRecord",
     "CampaignRecord",
@@ -49,6 +53,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LedgerSchemaError",
+    "PaceChange",
     "PlannedBatch",
     "ReceiptIngestCounts",
     "ReplyBatch",
@@ -76,10 +81,12 @@ __getattr__, __dir__ = lazy_exports(
         "LATEST_VERSION": "migrations",
         "LedgerSchemaError": "migrations",
         "ensure_schema": "migrations",
+        "AccountPace": "models",
         "AttemptStart": "models",
         "BatchRecord": "models",
         "CampaignRecord": "models",
         "DeliveryReport": "models",
+        "PaceChange": "models",
         "PlannedBatch": "models",
         "ReceiptIngestCounts": "models",
         "ReplyStoreCounts": "models",

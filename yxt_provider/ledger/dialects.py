@@ -7,6 +7,8 @@
 - The fast plan writer (:func:`message_writer`) and the statistics refresh after a plan.
 - The receipt-storing statements (:func:`receipt_writer`), one per backend, each built from
   the status expressions of :mod:`yxt_provider.ledger.expressions`.
+- The database's own clock (:func:`database_clock`), which the shared send pace runs on, and
+  the pace transaction's durability (:func:`prepare_pace_transaction`).
 
 Adding a backend means changing this module (and the engine settings), nothing else.
 Tested backends: SQLite, PostgreSQL, MariaDB 10.11. Oracle MySQL takes the paths for
@@ -37,6 +39,7 @@ from yxt_provider.ledger import expressions, schema
 
 __all__ = [
     "MESSAGE_PLAN_COLUMNS",
+    "database_clock",
     "insert_if_absent",
     "insert_ignore",
     "insert_ignore_many",
@@ -45,6 +48,7 @@ __all__ = [
     "named_lock",
     "page_json",
     "page_source",
+    "prepare_pace_transaction",
     "prepare_receipt_transaction",
     "receipt_writer",
     "refresh_statistics",
@@ -197,6 +201,52 @@ def named_lock(conn: Connection, name: str) -> Iterator[None]:
         yield
     finally:
         conn.execute(sa.text(f"SELECT RELEASE_LOCK({lock})"), {"prefix": name[:30] + "_"})
+
+
+# ---------------------------------------------------------------------------------- the database's clock
+
+# The Julian day of 1970-01-01T00:00Z: SQLite 3.40 has no sub-second unixepoch().
+_UNIX_EPOCH_JULIAN_DAY = 2440587.5
+
+
+def database_clock(dialect: Dialect) -> sa.ColumnElement[float]:
+    """The database server's current time in seconds since the Unix epoch, as a float.
+
+    Every worker that reads this agrees on one clock, however far its own is off: the shared
+    send pace (``yxt_account_pace``) is kept on it. Each is the time *when evaluated*, not when
+    the transaction (PostgreSQL ``now()``) or statement (MySQL ``NOW()``) began, because a
+    reservation may have waited for the row lock first: PostgreSQL ``clock_timestamp()``
+    (µs), MySQL/MariaDB ``SYSDATE(6)`` (µs), SQLite ``julianday('now')`` (ms; on one machine,
+    the machine's clock).
+
+    :param dialect: the dialect of the connection the expression will run on.
+    :raises NotImplementedError: for a backend other than PostgreSQL, SQLite, MySQL/MariaDB.
+    """
+    if dialect.name == "postgresql":
+        return sa.cast(sa.extract("epoch", sa.func.clock_timestamp()), sa.Double)
+    if dialect.name == "sqlite":
+        return (sa.func.julianday("now") - _UNIX_EPOCH_JULIAN_DAY) * 86400.0
+    if is_mysql(dialect):
+        # SQLAlchemy renders func.sysdate as the bare ANSI keyword, without the precision; the
+        # DECIMAL this yields becomes a float when read.
+        return sa.literal_column("UNIX_TIMESTAMP(SYSDATE(6))", sa.Double)
+    raise _unsupported(dialect)
+
+
+def prepare_pace_transaction(conn: Connection) -> None:
+    """Set up a send-pace transaction (PostgreSQL: commit without waiting for the WAL flush).
+
+    A pace change runs once per send request and holds the account's row lock until it
+    commits, so the commit's flush bounds every worker's request rate (measured here: 1.7 ms
+    a transaction with the flush, 1.0 ms without). What a database crash could lose is
+    harmless: the last few reservations, after which the next ones start from the clock
+    again. SQLite's ``synchronous=NORMAL`` (WAL) already commits without a flush; InnoDB's
+    flush is server-wide (``innodb_flush_log_at_trx_commit``), not per transaction.
+
+    :param conn: a connection at the start of the write transaction.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 # ---------------------------------------------------------------------------------- pages of rows

@@ -164,6 +164,7 @@ STEPS: list[MigrationStep] = [
     # No table changes: messages gain the status "refused" (data.failList), and the views,
     # re-created at every upgrade, count it.
     MigrationStep(5, "messages refused at send; the campaign summary view counts them", _steps()),
+    MigrationStep(6, "one send pace per gateway account, shared by every task", _create(schema.account_pace)),
 ]
 #: The schema version this package writes.
 LATEST_VERSION = STEPS[-1].version

@@ -16,11 +16,13 @@ __all__ = [
     "DELIVERED_RESULT",
     "NOT_PLANNED",
     "RESULT_MEANINGS",
+    "AccountPace",
     "AttemptStart",
     "BatchRecord",
     "CampaignRecord",
     "DeliveryReport",
     "ExcludedRecipient",
+    "PaceChange",
     "PlannedBatch",
     "ReceiptIngestCounts",
     "ReplyStoreCounts",
@@ -204,6 +206,45 @@ class AttemptStart:
     before: BatchRecord
     dropped: int = 0
     skipped: bool = False
+
+
+@dataclass(frozen=True)
+class AccountPace:
+    """The send pace a gateway account shares between every task: one ``yxt_account_pace`` row.
+
+    Times are seconds since the Unix epoch on the database's clock.
+
+    :param account_key: the account's key (a hash of gateway host, app key and sp_code).
+    :param next_slot: the next free send moment.
+    :param rate: the shared pace, requests per second.
+    :param max_rate: the ceiling the pace recovers to (the connection's ``max_requests_per_second``).
+    :param throttles: code 11 answers reported by every task so far.
+    :param last_throttle_at: when the rate was last cut for a code 11 (``None``: never).
+    """
+
+    account_key: str
+    next_slot: float
+    rate: float
+    max_rate: float
+    throttles: int = 0
+    last_throttle_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PaceChange:
+    """What one ``Ledger.change_account_pace`` transaction saw and wrote.
+
+    :param before: the row as it was under the lock.
+    :param after: the row as written.
+    :param now: the database's clock when the row was read (seconds since the epoch).
+    :param read_at: this process's ``time.monotonic()`` just after the row was read: a slot at
+        database time ``t`` is due at ``read_at + (t - now)`` locally, whatever the local clock says.
+    """
+
+    before: AccountPace
+    after: AccountPace
+    now: float
+    read_at: float
 
 
 @dataclass(frozen=True)

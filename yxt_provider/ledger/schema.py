@@ -23,12 +23,14 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
 __all__ = [
+    "ACCOUNT_KEY_LENGTH",
     "BATCH_STATES",
     "CAMPAIGN_STATUSES",
     "EXCLUSION_REASONS",
     "FINAL_MESSAGE_STATUSES",
     "MESSAGE_STATUSES",
     "UTCDateTime",
+    "account_pace",
     "batches",
     "campaigns",
     "excluded_recipients",
@@ -60,6 +62,8 @@ CAMPAIGN_ID_LENGTH = 250
 # Mainland numbers are 11 digits; the slack tolerates what a gateway might echo back in receipts.
 PHONE_LENGTH = 20
 SERIAL_LENGTH = 20
+#: A gateway account's key in ``yxt_account_pace``: a SHA-256 hex digest (never the secret).
+ACCOUNT_KEY_LENGTH = 64
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -304,4 +308,25 @@ opt_outs = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
     # "Any opt-out since this campaign was planned?": one index probe per batch on the send path.
     sa.Index("ix_yxt_opt_outs_opted_out_at", "opted_out_at"),
+)
+
+#: ``yxt_account_pace``: one row per gateway account, the send pace every task on it shares.
+account_pace = sa.Table(
+    "yxt_account_pace",
+    metadata,
+    # A hash of the gateway host, app key and sp_code: the gateway limits requests per account,
+    # so every task sending through that account reserves its slots on this one row.
+    sa.Column("account_key", sa.String(ACCOUNT_KEY_LENGTH), primary_key=True),
+    # Times are seconds since the Unix epoch on the DATABASE's clock (one clock for every worker,
+    # however skewed their own are). Double precision: MySQL's FLOAT would round them to minutes.
+    # The next free send moment: each reservation takes max(next_slot, now) and moves it 1/rate on.
+    sa.Column("next_slot", sa.Double, nullable=False),
+    # The shared pace in requests per second (multiplicative decrease on code 11, additive increase).
+    sa.Column("rate", sa.Double, nullable=False),
+    # The ceiling of the last connection that reserved a slot (its max_requests_per_second).
+    sa.Column("max_rate", sa.Double, nullable=False),
+    # Code 11 answers reported by every task, and the moment the rate was last cut for one.
+    sa.Column("throttles", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_throttle_at", sa.Double, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -14,7 +14,8 @@ at a state some earlier call committed. Nothing here logs a phone number.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -23,16 +24,25 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from yxt_provider.client.numbers import normalize_numbers
-from yxt_provider.ledger import opt_out_store, read_models, receipt_store, reply_store, send_store
+from yxt_provider.ledger import (
+    opt_out_store,
+    pace_store,
+    read_models,
+    receipt_store,
+    reply_store,
+    send_store,
+)
 from yxt_provider.ledger.engine import create_ledger_engine
 from yxt_provider.ledger.errors import LedgerError, UnknownBatchError, UnknownCampaignError
 from yxt_provider.ledger.migrations import ensure_schema
 from yxt_provider.ledger.models import (
+    AccountPace,
     AttemptStart,
     BatchRecord,
     CampaignRecord,
     DeliveryReport,
     ExcludedRecipient,
+    PaceChange,
     PlannedBatch,
     ReceiptIngestCounts,
     ReplyStoreCounts,
@@ -337,6 +347,41 @@ class Ledger:
         :returns: what was read, newly stored, matched and unmatched.
         """
         return receipt_store.store_receipts(self.engine, receipts)
+
+    # ------------------------------------------------------------------ the account's send pace
+
+    def change_account_pace(
+        self,
+        account_key: str,
+        update: pace_store.PaceUpdate,
+        *,
+        initial_rate: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> PaceChange:
+        """Change the send pace every task of a gateway account shares, in one short transaction.
+
+        The row is locked, read with the database's clock, passed to ``update`` and written back;
+        the first call for an account creates it. See :mod:`~yxt_provider.ledger.pace_store`.
+
+        :param account_key: the account (see :func:`yxt_provider.campaign.account_pace.account_key`).
+        :param update: the new row, from the locked row and the database's "now" (epoch seconds).
+        :param initial_rate: the rate (and ceiling) of the row when this call creates it.
+        :param clock: the caller's monotonic clock, read just after the row (``PaceChange.read_at``).
+        """
+        return pace_store.change_pace(
+            self.engine, account_key, update, initial_rate=initial_rate, clock=clock
+        )
+
+    def account_pace(self, account_key: str) -> AccountPace | None:
+        """The account's shared send pace, or ``None`` before any task reserved a slot.
+
+        :param account_key: the account.
+        """
+        return pace_store.get_pace(self.engine, account_key)
+
+    def database_now(self) -> float:
+        """The ledger database's clock, in seconds since the Unix epoch (the clock the pace runs on)."""
+        return pace_store.database_now(self.engine)
 
     # ------------------------------------------------------------------ reports
 

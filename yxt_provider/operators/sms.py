@@ -17,6 +17,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from yxt_provider.campaign.identity import default_campaign_id
+from yxt_provider.campaign.ratelimit import check_rate
 from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
 from yxt_provider.hooks.ledger import LedgerUserMixin
@@ -79,7 +80,9 @@ class SendSmsOperator(MaskedNumberFieldsMixin, LedgerUserMixin, BaseOperator):
     :param dry_run: plan, count and estimate segments; send nothing and write nothing.
     :param allow_empty: succeed with nothing to send when no recipient is valid (default: fail).
     :param max_in_flight: concurrent requests; default from the connection (extra ``max_in_flight``).
-    :param max_requests_per_second: client-side pace; default from the connection.
+    :param max_requests_per_second: a ceiling for this task alone, requests per second, applied
+        in addition to the account's limit (the connection's ``max_requests_per_second``, which
+        every task on the account shares through the ledger); default none of its own.
     :param batch_size: numbers per request, at most 1000.
     :param progress_interval: seconds between progress lines in the log.
     :param respect_opt_out: skip numbers on the ledger's opt-out list (default). ``False`` only
@@ -153,6 +156,8 @@ class SendSmsOperator(MaskedNumberFieldsMixin, LedgerUserMixin, BaseOperator):
             batch_size=batch_size,
             max_in_flight=max_in_flight,
         )
+        if max_requests_per_second is not None:
+            check_rate(max_requests_per_second, "max_requests_per_second")
         self.recipients = recipients
         self.content = content
         self.template_id = template_id
@@ -330,7 +335,10 @@ class SendSmsOperator(MaskedNumberFieldsMixin, LedgerUserMixin, BaseOperator):
 
         return SendSettings(
             max_in_flight=self.max_in_flight or self.hook.max_in_flight,
-            max_requests_per_second=self.max_requests_per_second or self.hook.max_requests_per_second,
+            # The operator's value is this task's own ceiling; the connection's is the account's
+            # limit, shared through the ledger with every other task on the account.
+            max_requests_per_second=self.max_requests_per_second,
+            account_max_requests_per_second=self.hook.max_requests_per_second,
             progress_interval=self.progress_interval,
         )
 
