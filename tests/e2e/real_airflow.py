@@ -82,6 +82,7 @@ class RealAirflow:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.killed: list[subprocess.Popen[bytes]] = []
         self.session = requests.Session()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         env.update(
@@ -145,7 +146,8 @@ class RealAirflow:
         Task supervisors put each task in a process group of its own, so the whole *session* is
         killed, not only the leader's group.
         """
-        proc = self.processes[name]
+        proc = self.processes.pop(name)  # no longer watched by check_alive: its death is wanted
+        self.killed.append(proc)
         killed = _signal_session(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5.0)
@@ -163,7 +165,7 @@ class RealAirflow:
                 proc.wait(max(0.0, grace - time.monotonic()))
         # Also the session's other members (executor workers, task supervisors and their tasks)
         # when the leader is gone.
-        for proc in self.processes.values():
+        for proc in [*self.processes.values(), *self.killed]:
             _signal_session(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5.0)
