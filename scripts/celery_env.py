@@ -88,6 +88,8 @@ def _print_report(stack: CeleryAirflow) -> None:
 
 def main() -> int:
     args = _arguments()
+    # SIGTERM unwinds like Ctrl-C, so everything is stopped and both databases dropped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     root = Path(tempfile.mkdtemp(prefix="yxt-celery-"))
     config = SandboxConfig(rate_limit=args.rate, burst=3, faults=(Fault("send", "latency", seconds=0.05),),
                            receipt_fail_share=0.05, seed=14)  # fmt: skip
@@ -116,7 +118,6 @@ def main() -> int:
             _print_report(stack)
             if args.keep_running:
                 print(f"==> still running: {stack.base_url}; Ctrl-C stops everything", flush=True)
-                signal.signal(signal.SIGTERM, signal.default_int_handler)
                 with contextlib.suppress(KeyboardInterrupt):
                     while True:
                         time.sleep(3600)
