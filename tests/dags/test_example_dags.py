@@ -52,7 +52,6 @@ def test_replies_dag_runs_on_the_watched_asset(bag: object) -> None:
     assert dag.max_active_runs == 1
 
 
-
 def test_sharded_campaign_maps_the_send_in_the_gateway_pool(bag: object) -> None:
     dag = bag.dags["yxt_sharded_campaign"]  # type: ignore[attr-defined]
     send = dag.get_task("send")

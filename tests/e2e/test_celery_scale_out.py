@@ -199,7 +199,9 @@ def test_shards_spread_over_both_workers_exactly_once_within_the_pool(
 
     peak = sandbox.counters()["peak_in_flight"]["send"]
     assert peak <= POOL_SLOTS * MAX_IN_FLIGHT, f"{peak} send calls at once: the pool's bound was exceeded"
-    assert peak > MAX_IN_FLIGHT, f"at most {peak} calls at once: shards never overlapped, the test shows nothing"
+    assert peak > MAX_IN_FLIGHT, (
+        f"at most {peak} calls at once: shards never overlapped, the test shows nothing"
+    )
 
     _report_matches_ledger(stack, sandbox, run_id)
     _assert_no_full_numbers_in_logs(stack)
