@@ -137,24 +137,14 @@ class CeleryAirflow(RealAirflow):
         response.raise_for_status()
 
 
-def _create_database(services: StackServices, name: str) -> None:
+def _on_server(services: StackServices, statement: str) -> None:
+    """Run ``statement`` outside a transaction (CREATE/DROP DATABASE refuse one) on the server."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(services.database_url("postgres"), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-
-
-def _drop_database(services: StackServices, name: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(services.database_url("postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(statement))
     finally:
         engine.dispose()
 
@@ -222,6 +212,11 @@ def celery_airflow(
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
         # Tasks that set no retry_delay of their own wait this long before a retry (300 s default).
         "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",
+        # A task a killed worker had taken from the broker but not started stays "queued": its
+        # message is unacknowledged until Redis's visibility timeout (6 h). The scheduler sends
+        # it again after this long (600 s by default).
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "30",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
         "AIRFLOW_CONN_YXT_LEDGER": services.database_url(ledger_db, driver="psycopg2").replace(
             "postgresql+psycopg2://", "postgresql://", 1
         ),
@@ -249,7 +244,7 @@ def celery_airflow(
     try:
         _flush_broker(services)
         for database in (metadata_db, ledger_db):
-            _create_database(services, database)
+            _on_server(services, f'CREATE DATABASE "{database}"')
             created.append(database)
         stack.migrate()
         stack.start()
@@ -263,4 +258,4 @@ def celery_airflow(
             _flush_broker(services)
         if not keep_databases:
             for database in created:
-                _drop_database(services, database)
+                _on_server(services, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -71,8 +71,8 @@ class AdaptiveRateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if max_rate is not None and max_rate <= 0:
-            raise ValueError("max_requests_per_second must be positive")
+        if max_rate is not None:
+            max_rate = check_rate(max_rate)
         if not 0 < decrease < 1:
             raise ValueError("decrease must be between 0 and 1")
         self.max_rate = max_rate

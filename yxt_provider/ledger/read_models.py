@@ -292,19 +292,7 @@ def export_campaign_csv(
     :param meanings: what failure result codes mean, for the ``outcome`` column.
     :returns: the number of rows written (the header aside).
     """
-    bind = ledger if isinstance(ledger, (Engine, Connection)) else ledger.engine
-    written = 0
-    with _open_text(path_or_file) as out, reading(bind) as conn:
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        # stream_results: a server-side cursor on PostgreSQL (and MySQL), so a million rows are never all in memory.
-        result = conn.execution_options(stream_results=True, yield_per=_CSV_FETCH_ROWS).execute(
-            _every_row(campaign_id)
-        )
-        for partition in result.partitions():
-            writer.writerows(_csv_row(row, meanings) for row in partition)
-            written += len(partition)
-    return written
+    return _export_csv(ledger, [campaign_id], path_or_file, meanings, grouped=False)
 
 
 def export_group_csv(
@@ -325,17 +313,32 @@ def export_group_csv(
     :param meanings: what failure result codes mean, for the ``outcome`` column.
     :returns: the number of rows written (the header aside).
     """
+    return _export_csv(ledger, list(dict.fromkeys(campaign_ids)), path_or_file, meanings, grouped=True)
+
+
+def _export_csv(
+    ledger: _HasEngine | Bind,
+    campaign_ids: Sequence[str],
+    path_or_file: str | os.PathLike[str] | TextIO,
+    meanings: Mapping[int, str] | None,
+    *,
+    grouped: bool,
+) -> int:
+    """The campaigns' rows in one read transaction, streamed; a group's rows start with their campaign id."""
     bind = ledger if isinstance(ledger, (Engine, Connection)) else ledger.engine
     written = 0
     with _open_text(path_or_file) as out, reading(bind) as conn:
         writer = csv.writer(out)
-        writer.writerow(GROUP_CSV_COLUMNS)
-        for campaign_id in dict.fromkeys(campaign_ids):
+        writer.writerow(GROUP_CSV_COLUMNS if grouped else CSV_COLUMNS)
+        for campaign_id in campaign_ids:
+            # stream_results: a server-side cursor on PostgreSQL (and MySQL), so a million rows
+            # are never all in memory.
             result = conn.execution_options(stream_results=True, yield_per=_CSV_FETCH_ROWS).execute(
                 _every_row(campaign_id)
             )
+            prefix = (campaign_id,) if grouped else ()
             for partition in result.partitions():
-                writer.writerows((campaign_id, *_csv_row(row, meanings)) for row in partition)
+                writer.writerows((*prefix, *_csv_row(row, meanings)) for row in partition)
                 written += len(partition)
     return written
 
