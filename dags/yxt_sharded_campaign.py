@@ -12,7 +12,7 @@ The first task fills ``yxt_example_customers`` in the ledger's database — your
 ``recipients_sql`` at your own table instead.
 
 Needs: the connections ``yxt_default`` and ``yxt_ledger`` (a database every worker reaches:
-PostgreSQL, MySQL/MariaDB), and the pool: ``airflow pools set yxt_gateway 4 "YXT gateway"``.
+PostgreSQL, MySQL/MariaDB), and the pool: ``airflow pools set yxt_gateway 3 "YXT gateway"``.
 ``scripts/celery-env.sh`` runs it on two Celery workers against the sandbox gateway; see
 docs/deployment.md.
 """

@@ -102,7 +102,8 @@ def main() -> int:
             stack = stack_cm.__enter__()
         except ServiceUnavailable as exc:
             print(
-                f"error: {exc}. Start it (docs/deployment.md lists the commands) and try again.",
+                f"error: {exc}. Start it (.ci/run has the commands for this machine), or point the "
+                "script elsewhere with YXT_CELERY_POSTGRES_URL / YXT_CELERY_REDIS_URL",
                 file=sys.stderr,
             )
             return 2

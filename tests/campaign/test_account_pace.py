@@ -158,3 +158,32 @@ def test_account_keys_tell_accounts_apart_and_hide_the_secret() -> None:
                 account_key("https://gw.example", "other", "100001"),
                 account_key("https://gw.example", "app", "100002")}) == 4  # fmt: skip
     assert len(base) == 64 and "app" not in base
+
+
+def test_a_database_clock_that_stepped_back_does_not_stall_the_account(
+    workers: tuple[Ledger, Ledger],
+) -> None:
+    from dataclasses import replace
+
+    from yxt_provider.campaign.account_pace import MAX_QUEUE_AHEAD
+
+    ledger = workers[0]
+    waits: list[float] = []
+    pacer = AccountPacer(ledger, KEY, 10.0, sleep=waits.append)
+    pacer.acquire()
+    # As if the server's clock went back an hour after the last reservation.
+    ledger.change_account_pace(KEY, lambda row, now: replace(row, next_slot=now + 3600.0), initial_rate=10.0)
+    pacer.acquire()
+    assert sum(waits) < 1.0, waits  # not an hour
+    # A real queue ahead (within the bound) is still waited for.
+    ledger.change_account_pace(KEY, lambda row, now: replace(row, next_slot=now + 2.0), initial_rate=10.0)
+    pacer.acquire()
+    assert 1.5 < waits[-1] <= 2.0 + 1e-3 and MAX_QUEUE_AHEAD > 2.0
+
+
+def test_an_accounts_default_port_is_the_same_account() -> None:
+    assert account_key("https://gw.example", "app", "1") == account_key(
+        "https://GW.example:443/sms", "app", "1"
+    )
+    assert account_key("http://gw.example", "app", "1") == account_key("http://gw.example:80", "app", "1")
+    assert account_key("https://gw.example", "app", "1") != account_key("https://gw.example:8443", "app", "1")

@@ -99,3 +99,38 @@ def test_group_report_names_missing_shards_and_keeps_their_summary(ledger: Ledge
     # One campaign: its own report, without shards.
     single = group_report(ledger, campaign_group_of("s/0"))
     assert single.shards == () and single == ledger.delivery_report("s/0")
+
+
+def test_a_shard_that_failed_for_good_does_not_keep_the_wait_open(ledger: Ledger) -> None:
+    from tests.ledger.conftest import phone, serial
+    from yxt_provider.campaign.group import judged_report
+    from yxt_provider.client.models import Receipt
+    from yxt_provider.receipts.conditions import DeliveryOutcome, evaluate_condition
+
+    # s/0 sent all 3; s/1 sent its first batch of 2, then its last try failed with 2 unsent.
+    assert ledger.create_plan(make_campaign("s/0", map_index=0), make_batches("s/0", [3], campaign_no=1))
+    assert ledger.create_plan(
+        make_campaign("s/1", map_index=1), make_batches("s/1", [2, 2], campaign_no=2, start=3)
+    )
+    ledger.mark_sent("s/0", 0, gateway_task_id="A", duplicate=False)
+    ledger.mark_sent("s/1", 0, gateway_task_id="B", duplicate=False)
+    ledger.store_receipts(
+        [Receipt(serial(1, 0), phone(k), 0) for k in range(3)] + [Receipt(serial(2, 0), phone(3), 0)]
+    )
+    failed = {"campaign_id": "s/1", "status": "incomplete", "error": "gateway unreachable"}
+    group = campaign_group_of([{"campaign_id": "s/0", "status": "sent"}, failed])
+    assert group.settled_unsent == ("s/1",)
+
+    report = group_report(ledger, group)
+    assert (report.not_sent, report.pending) == (2, 1)  # people are told what was never sent
+    assert evaluate_condition(report, "all_final") is DeliveryOutcome.WAITING
+    judged = judged_report(report, group.settled_unsent)
+    assert judged.not_sent == 0 and evaluate_condition(judged, "all_final") is DeliveryOutcome.WAITING
+    # Its sent messages are still waited for: once the last receipt is in, the wait is over.
+    ledger.store_receipts([Receipt(serial(2, 0), phone(4), 0)])
+    report = group_report(ledger, group)
+    assert evaluate_condition(report, "all_final") is DeliveryOutcome.WAITING  # would wait until timeout
+    assert evaluate_condition(judged_report(report, group.settled_unsent), "all_final") is DeliveryOutcome.MET
+    # A shard that is still sending, or paused by its send window, is not settled.
+    for status in ("sent", "paused", "waiting"):
+        assert campaign_group_of([{"campaign_id": "s/1", "status": status}]).settled_unsent == ()

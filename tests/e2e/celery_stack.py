@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -53,7 +54,8 @@ class StackServices:
     :param postgres: a PostgreSQL server URL with a user that may create databases (SQLAlchemy form,
         any database; the stack creates its own beside it).
     :param redis: the Redis server, ``redis://host:port``.
-    :param redis_db: the Redis database number the broker uses (flushed before and after).
+    :param redis_db: the Redis database number the broker uses (flushed before and after; refused
+        when it holds keys that are not Celery's).
     """
 
     postgres: str = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -149,11 +151,23 @@ def _on_server(services: StackServices, statement: str) -> None:
         engine.dispose()
 
 
+# Keys Celery and kombu leave in a Redis database: a stack's own leftovers, safe to flush.
+_CELERY_KEYS = re.compile(rb"^(_kombu\.|unacked|celery|default)")
+
+
 def _flush_broker(services: StackServices) -> None:
+    """Empty the broker's database, refusing when it holds anything but Celery's keys."""
     import redis
 
     client = redis.Redis.from_url(services.broker_url, socket_connect_timeout=3)
     try:
+        foreign = [key for key in client.scan_iter(count=1000) if not _CELERY_KEYS.match(key)]
+        if foreign:
+            raise ServiceUnavailable(
+                f"Redis database {services.redis_db} holds {len(foreign)} keys that are not Celery's "
+                f"(e.g. {foreign[0]!r}); the stack empties its database, so choose a free one with "
+                "YXT_CELERY_REDIS_DB"
+            )
         client.flushdb()
     finally:
         client.close()

@@ -42,6 +42,9 @@ MAX_IN_FLIGHT = 2  # per shard (connection extra): the pool bounds the account a
 # Requests per second: the account's limit, in the sandbox and in the connection. Below what three
 # shards reach unpaced against a quick gateway (about 40/s here), so the shared pace holds them.
 RATE = 16.0
+# The gateway's own limit, a little above the pace: accepted requests above RATE would show that
+# the shards did not keep to the shared pace (the gateway alone would let 20 a second through).
+GATEWAY_RATE = 20.0
 # A slow gateway (1 s a send) asks for RATE x 1 s = 16 calls at once: more than the pool allows.
 SLOW, QUICK = Fault("send", "latency", seconds=1.0), Fault("send", "latency", seconds=0.05)
 CHAOS_RUNS = int(os.environ.get("YXT_CHAOS_RUNS", "1"))
@@ -59,7 +62,7 @@ def _connection(sandbox: SandboxServer) -> str:
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
     config = SandboxConfig(
-        rate_limit=RATE,  # the account's limit: code 11 beyond it
+        rate_limit=GATEWAY_RATE,  # code 11 beyond it
         burst=3,
         rate_limit_endpoints=("send",),
         faults=(QUICK,),
@@ -166,7 +169,8 @@ def _report_matches_ledger(stack: CeleryAirflow, sandbox: SandboxServer, run_id:
     assert sum(s.delivered for s in shards) == report["delivered"]
     assert sum(s.failed for s in shards) == report["failed"]
     assert sum(s.pending for s in shards) == report["pending"]
-    # Once every receipt is in, the ledger agrees with the gateway's ground truth.
+    # The sensor stopped at 90% delivered, so some receipts may still be on their way: the
+    # report cannot have more failures than the gateway's truth, and counts every message.
     expected = sandbox.expected_delivery(serials)
     assert (report["delivered"] + report["failed"] + report["pending"]) == expected["sent"]
     assert report["failed"] <= expected["failed"] and report["failed"] > 0
@@ -235,9 +239,9 @@ def test_a_worker_killed_mid_campaign_loses_and_duplicates_nothing(
     run_id = _trigger(stack)
 
     def sending_on_each_worker() -> dict[str, int] | None:
-        # Kill once the campaign is well under way: some batches accepted, most still to go.
+        # Kill once the campaign is well under way: a quarter to a half of its 120 requests accepted.
         accepted = len(sandbox.accepted())
-        if not 40 <= accepted <= 120:
+        if not 30 <= accepted <= 60:
             return None
         running = Counter(
             ti["hostname"] for ti in _task_instances(stack, run_id)

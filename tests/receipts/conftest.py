@@ -29,9 +29,16 @@ class SentCampaign:
 
 
 def send_campaign(
-    ledger: Ledger, client: YxtClient, campaign_id: str, numbers: list[str], *, batch_size: int, tag: int
+    ledger: Ledger,
+    client: YxtClient,
+    campaign_id: str,
+    numbers: list[str],
+    *,
+    batch_size: int,
+    tag: int,
+    send_batches: int | None = None,
 ) -> SentCampaign:
-    """Plan ``numbers`` in batches, send every batch, mark it sent; return the serials used."""
+    """Plan ``numbers`` in batches, send every batch (or the first ``send_batches``), mark it sent; return the serials sent."""
     batches = [
         PlannedBatch(
             campaign_id=campaign_id,
@@ -48,10 +55,13 @@ def send_campaign(
         campaign_id=campaign_id, dag_id="d", run_id="r", task_id="t", template_id=ANY_TEXT
     )
     assert ledger.create_plan(record, batches)
-    for batch in batches:
+    sent = batches[:send_batches] if send_batches is not None else batches
+    for batch in sent:
         result = client.send(batch.numbers, batch.content, ANY_TEXT, batch.serial_number)
         ledger.mark_sent(campaign_id, batch.batch_index, gateway_task_id=result.task_id, duplicate=False)
-    return SentCampaign(campaign_id, frozenset(b.serial_number for b in batches), tuple(numbers))
+    return SentCampaign(
+        campaign_id, frozenset(b.serial_number for b in sent), tuple(n for b in sent for n in b.numbers)
+    )
 
 
 def receipts_outstanding(sandbox: SandboxServer) -> int:

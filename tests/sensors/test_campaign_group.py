@@ -181,3 +181,29 @@ def test_trigger_waits_for_a_group_in_one_event(sandbox: SandboxServer, sqlite_l
     with pytest.raises(ValueError, match="empty list"):
         make_trigger(campaign_id=[])
     ledger.dispose()
+
+
+def test_trigger_counts_a_given_up_shards_unsent_messages_as_settled(
+    sandbox: SandboxServer, sqlite_ledger: str
+) -> None:
+    sandbox.configure(receipt_delay=0.2, seed=17)
+    ledger = Ledger.from_url(sqlite_ledger)
+    ids = ["c-given-up/0", "c-given-up/1"]
+    send_campaign(ledger, sandbox.client(), ids[0], shard_numbers(0, 20), batch_size=10, tag=50)
+    # The second shard's last try failed after its first batch: 10 of 30 will never be sent.
+    send_campaign(
+        ledger, sandbox.client(), ids[1], shard_numbers(1, 30), batch_size=10, tag=51, send_batches=1
+    )
+    waiting = make_trigger(campaign_id=ids, deadline=time.time() + 3)
+    assert first_event(waiting)["status"] == "timeout"  # what the wait did before: hang to its timeout
+
+    trigger = make_trigger(campaign_id=ids, settled_unsent=[ids[1]], deadline=time.time() + 20)
+    classpath, kwargs = trigger.serialize()
+    assert kwargs["settled_unsent"] == [ids[1]] and SmsDeliveryTrigger(**kwargs).serialize() == (
+        classpath,
+        kwargs,
+    )
+    payload = first_event(trigger)
+    assert payload["status"] == "met" and (payload["sent"], payload["pending"]) == (30, 0)
+    assert ledger.delivery_reports(ids)[ids[1]].not_sent == 20
+    ledger.dispose()

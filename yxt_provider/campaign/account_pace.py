@@ -35,7 +35,13 @@ from yxt_provider.ledger.store import Ledger
 if TYPE_CHECKING:
     from yxt_provider.client.client import YxtClient
 
-__all__ = ["AccountPacer", "account_key", "account_key_of", "make_pacer"]
+__all__ = ["MAX_QUEUE_AHEAD", "AccountPacer", "account_key", "account_key_of", "make_pacer"]
+
+#: Seconds the account's next free slot may lie ahead of the database's clock. Reservations queue
+#: at most (tasks × threads) / rate ahead: 32 requests at the 0.5/s floor is 64 s. Beyond this,
+#: the clock went back, and the pace starts again from now.
+MAX_QUEUE_AHEAD = 120.0
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def account_key(base_url: str, app_key: str, sp_code: str) -> str:
@@ -48,8 +54,10 @@ def account_key(base_url: str, app_key: str, sp_code: str) -> str:
     :param app_key: the account name (the connection's login).
     :param sp_code: the enterprise code.
     """
-    host = (urlsplit(base_url).hostname or base_url).lower()
-    port = urlsplit(base_url).port
+    parts = urlsplit(base_url)
+    host = (parts.hostname or base_url).lower()
+    # https://gw and https://gw:443 are one account: the scheme's default port is filled in.
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
     where = f"{host}:{port}" if port is not None else host
     return hashlib.sha256("\0".join(("yxt-account", where, app_key, sp_code)).encode()).hexdigest()
 
@@ -137,7 +145,10 @@ class AccountPacer:
 
         def reserve(row: AccountPace, now: float) -> AccountPace:
             rate = self._recovered(row, successes)
-            slot[:] = [max(row.next_slot, now)]
+            # A next slot further ahead than any real queue can reach means the database's clock
+            # stepped back (NTP, a failover): start again from now rather than stall every task.
+            ahead = row.next_slot - now
+            slot[:] = [now if ahead > MAX_QUEUE_AHEAD else max(row.next_slot, now)]
             return replace(row, rate=rate, max_rate=self.max_rate, next_slot=slot[0] + 1.0 / rate)
 
         change = self.ledger.change_account_pace(

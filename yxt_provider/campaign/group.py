@@ -26,12 +26,14 @@ from yxt_provider.campaign.identity import campaign_id_of
 from yxt_provider.ledger.models import NOT_PLANNED, DeliveryReport
 
 __all__ = [
+    "GAVE_UP_STATUSES",
     "NO_CAMPAIGN_RECORDED",
     "CampaignGroup",
     "Shard",
     "campaign_group_of",
     "group_label",
     "group_report",
+    "judged_report",
     "recorded",
 ]
 
@@ -39,6 +41,9 @@ __all__ = [
 _SHARD_ID = re.compile(r"^(?P<prefix>.+)/(?P<index>[0-9]+)$")
 #: The error of a missing shard whose send handed on nothing to say why.
 NO_CAMPAIGN_RECORDED = "recorded no campaign in the ledger"
+#: Statuses of a send summary whose try failed (``campaign/summary.py``): ``rejected``,
+#: ``stopped``, ``incomplete``, ``unreachable``. Not ``paused``/``waiting``: those defer and resume.
+GAVE_UP_STATUSES = frozenset({"rejected", "stopped", "incomplete", "unreachable"})
 
 
 class _ReportSource(Protocol):
@@ -71,6 +76,15 @@ class Shard:
         error = (self.summary or {}).get("error")
         return str(error) if error else None
 
+    @property
+    def gave_up(self) -> bool:
+        """True when the shard's send handed on a summary of a try that failed (see :data:`GAVE_UP_STATUSES`).
+
+        A wait runs once its upstream sends are done (all retries spent), so the summary it
+        sees is the last try's: what that try left unsent stays unsent.
+        """
+        return str((self.summary or {}).get("status")) in GAVE_UP_STATUSES
+
 
 @dataclass(frozen=True)
 class CampaignGroup:
@@ -88,6 +102,11 @@ class CampaignGroup:
     def campaign_ids(self) -> tuple[str, ...]:
         """The shards' campaign ids."""
         return tuple(shard.campaign_id for shard in self.shards)
+
+    @property
+    def settled_unsent(self) -> tuple[str, ...]:
+        """Campaign ids of shards whose send failed for good: a wait counts their unsent messages as settled."""
+        return tuple(shard.campaign_id for shard in self.shards if shard.gave_up)
 
     @property
     def label(self) -> str:
@@ -154,9 +173,16 @@ def _shard_of(value: Any, parameter: str) -> Shard:
     except CampaignIdError:
         raise CampaignIdError(
             f"{parameter} must be a campaign id, the send task's summary (send.output), or a sequence of them "
-            f"(send.output of a mapped send), got {value!r}"
+            f"(send.output of a mapped send), got {_described(value)}"
         ) from None
     return Shard(campaign_id, value if isinstance(value, Mapping) else None)
+
+
+def _described(value: Any) -> str:
+    """``value`` for an error message: its repr with phone numbers masked (a recipient row may end up here)."""
+    from yxt_provider.client.numbers import mask_numbers_in_text
+
+    return mask_numbers_in_text(repr(value)[:200])
 
 
 def group_label(campaign_ids: Sequence[str]) -> str:
@@ -219,6 +245,25 @@ def _with_summary(report: DeliveryReport, shard: Shard) -> DeliveryReport:
         duplicate=int(summary.get("duplicate") or 0),
         error=shard.error or NO_CAMPAIGN_RECORDED,
     )
+
+
+def judged_report(report: DeliveryReport, settled_unsent: Collection[str]) -> DeliveryReport:
+    """The report a wait judges: messages of campaigns in ``settled_unsent`` that were never sent count as settled.
+
+    A shard whose send failed for good (its retries spent) keeps ``not_sent`` above zero for
+    ever; without this, ``all_final`` could never be met and ``delivered_share`` never found
+    unreachable, and the wait would last until its timeout. Its sent messages are still
+    waited for. The report shown to people keeps the real ``not_sent``.
+
+    :param report: a report from :func:`group_report` (one campaign, or a group's).
+    :param settled_unsent: campaign ids whose unsent messages nobody will send
+        (:attr:`CampaignGroup.settled_unsent`).
+    """
+    if not settled_unsent:
+        return report
+    parts = report.shards or (report,)
+    unsent = sum(part.not_sent for part in parts if part.campaign_id in settled_unsent)
+    return replace(report, not_sent=report.not_sent - unsent) if unsent else report
 
 
 def recorded(report: DeliveryReport) -> tuple[str, ...]:

@@ -393,6 +393,8 @@ class CampaignSender:
             ):
                 # Give up this request's retries: the probe (or a retry of the task) goes on.
                 raise _Held()
+            # The client's own retry is a request too: it takes its turn in the (account's) pace.
+            self.limiter.acquire()
 
         while True:
             self.limiter.acquire()

@@ -218,10 +218,18 @@ Bind = Engine | Connection
 def reading(bind: Bind) -> Iterator[Connection]:
     """A connection to read from: a new one from an engine (closed after), or the caller's own.
 
+    A new connection reads in one snapshot: every statement of a report sees the same ledger,
+    so its counts add up while receipts are being stored. PostgreSQL's default (READ
+    COMMITTED) gives each statement its own snapshot, so its reads run in REPEATABLE READ
+    (read-only, it never conflicts); MySQL/MariaDB's default already is, and SQLite's read
+    transaction is one snapshot.
+
     :param bind: the ledger's engine, or a connection inside the caller's transaction.
     """
     if isinstance(bind, Connection):
         yield bind
     else:
         with bind.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn

@@ -272,6 +272,7 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
             trigger=SmsDeliveryTrigger(
                 # Ids, never reports: a group's trigger polls only the shards that recorded a campaign.
                 campaign_id=list(recorded(report)) if report.shards else campaign_id,
+                settled_unsent=list(self._target().settled_unsent),
                 yxt_conn_id=self.yxt_conn_id,
                 ledger_conn_id=self.ledger_conn_id,
                 condition=self.condition,
@@ -306,8 +307,11 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
                     raise AirflowFailException(f"reading delivery receipts failed: {exc}") from exc
                 # The client already retried; judge from the ledger and try again next poke.
                 self.log.warning("Reading delivery receipts failed (%s); will try again next poke", exc)
+        from yxt_provider.campaign.group import judged_report
+
         report = self._report(campaign_id)
-        outcome = evaluate_condition(report, self.condition, self.min_delivered_share)
+        judged = judged_report(report, self._target().settled_unsent)
+        outcome = evaluate_condition(judged, self.condition, self.min_delivered_share)
         what = f"Campaign group ({len(report.shards)} shards)" if report.shards else "Campaign"
         self.log.info(
             "%s %s: %d delivered, %d failed, %d pending of %d sent (%.1f%% delivered); waiting for %s: %s",
@@ -343,6 +347,14 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
                     "ledger the send task used"
                 )
             missing = [shard for shard in report.shards if shard.campaign_id in report.missing_shards]
+            settled = [shard for shard in report.shards if shard.campaign_id in group.settled_unsent]
+            if settled:
+                self.log.warning(
+                    "%d of %d shards of campaign group %s failed for good; their %d unsent recipients are not "
+                    "waited for (their sent messages are): %s",
+                    len(settled), len(group.shards), group.label, sum(shard.not_sent for shard in settled),
+                    ", ".join(shard.campaign_id for shard in settled),
+                )  # fmt: skip
             if missing:
                 self.log.warning(
                     "%d of %d shards of campaign group %s recorded no campaign and are not waited for: %s",

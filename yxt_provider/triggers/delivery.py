@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from yxt_provider.campaign.group import CampaignGroup, Shard, group_report
+from yxt_provider.campaign.group import CampaignGroup, Shard, group_report, judged_report
 from yxt_provider.client.errors import YxtError
 from yxt_provider.hooks.ledger import open_ledger
 from yxt_provider.receipts.conditions import (
@@ -58,6 +58,8 @@ class SmsDeliveryTrigger(BaseTrigger):
     :param poke_interval: seconds between polls.
     :param max_pages_per_poke: receipt pages to read at most per poll.
     :param max_seconds_per_poke: seconds to spend reading receipts at most per poll.
+    :param settled_unsent: campaign ids whose sends failed for good: their unsent messages
+        count as settled, so the wait can end (their sent messages are still waited for).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class SmsDeliveryTrigger(BaseTrigger):
         poke_interval: float = 60.0,
         max_pages_per_poke: int = 100,
         max_seconds_per_poke: float = 30.0,
+        settled_unsent: Sequence[str] = (),
     ) -> None:
         super().__init__()
         validate_condition(condition, min_delivered_share)
@@ -94,6 +97,7 @@ class SmsDeliveryTrigger(BaseTrigger):
         self.poke_interval = float(poke_interval)
         self.max_pages_per_poke = int(max_pages_per_poke)
         self.max_seconds_per_poke = float(max_seconds_per_poke)
+        self.settled_unsent = [str(cid) for cid in settled_unsent]
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-able kwargs; connection ids only, never credentials."""
@@ -109,6 +113,7 @@ class SmsDeliveryTrigger(BaseTrigger):
                 "poke_interval": self.poke_interval,
                 "max_pages_per_poke": self.max_pages_per_poke,
                 "max_seconds_per_poke": self.max_seconds_per_poke,
+                "settled_unsent": self.settled_unsent,
             },
         )
 
@@ -154,7 +159,8 @@ class SmsDeliveryTrigger(BaseTrigger):
                         # The client already retried; a gateway blip must not end the wait.
                         self.log.warning("Reading receipts failed (%s); will try again next poll", exc)
                 report = await asyncio.to_thread(group_report, ledger, self.group)
-                outcome = evaluate_condition(report, self.condition, self.min_delivered_share)
+                judged = judged_report(report, self.settled_unsent)
+                outcome = evaluate_condition(judged, self.condition, self.min_delivered_share)
                 if outcome is DeliveryOutcome.WAITING and time.time() >= self.deadline:
                     outcome = DeliveryOutcome.TIMEOUT
                 if outcome is not DeliveryOutcome.WAITING:
