@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 DAG_ID = "yxt_sharded_campaign"
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / f"{DAG_ID}.py"
-RECIPIENTS = 100_000  # the example's default is 200,000; the benchmark sends those
+RECIPIENTS = 50_000  # the example's default is 200,000; the benchmark sends those
 SHARDS = 8
 POOL, POOL_SLOTS = "yxt_gateway", 3
 MAX_IN_FLIGHT = 2  # per shard (connection extra): the pool bounds the account at 3 × 2 calls
@@ -239,9 +239,9 @@ def test_a_worker_killed_mid_campaign_loses_and_duplicates_nothing(
     run_id = _trigger(stack)
 
     def sending_on_each_worker() -> dict[str, int] | None:
-        # Kill once the campaign is well under way: a quarter to a half of its 120 requests accepted.
+        # Kill once the campaign is well under way: a sixth to a half of its 60 requests accepted.
         accepted = len(sandbox.accepted())
-        if not 30 <= accepted <= 60:
+        if not 10 <= accepted <= 30:
             return None
         running = Counter(
             ti["hostname"] for ti in _task_instances(stack, run_id)
