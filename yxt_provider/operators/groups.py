@@ -17,7 +17,7 @@ from yxt_provider.campaign.group import CampaignGroup, campaign_group_of
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["campaign_group_in", "mapped_upstream_indexes"]
+__all__ = ["campaign_group_in", "mapped_upstream_indexes", "no_campaign_recorded"]
 
 
 def campaign_group_in(value: Any, task: Any, context: Context | None) -> CampaignGroup:
@@ -62,3 +62,16 @@ def mapped_upstream_indexes(task: Any, context: Context) -> set[int]:
         if indexes:
             mapped[task_id] = indexes
     return next(iter(mapped.values())) if len(mapped) == 1 else set()
+
+
+def no_campaign_recorded(group: CampaignGroup, ledger_conn_id: str | None) -> AirflowFailException:
+    """The failure of a sensor or report none of whose group's campaigns is in the ledger.
+
+    :param group: the group it was given.
+    :param ledger_conn_id: the ledger it looked in (``None``: the embedded SQLite file).
+    """
+    return AirflowFailException(
+        f"none of the {len(group.shards)} campaigns of group {group.label} is in the ledger; check "
+        f"campaign_id and that ledger_conn_id ({ledger_conn_id or 'embedded SQLite'}) is the "
+        "ledger the send task used"
+    )

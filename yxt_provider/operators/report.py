@@ -109,7 +109,7 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
     def _report(self, context: Context | None = None) -> DeliveryReport:
         from yxt_provider.campaign.group import group_report, recorded
         from yxt_provider.hooks.yxt import YxtHook
-        from yxt_provider.operators.groups import campaign_group_in
+        from yxt_provider.operators.groups import campaign_group_in, no_campaign_recorded
         from yxt_provider.receipts.ingest import drain_receipts
 
         group = campaign_group_in(self.campaign_id, self, context)
@@ -120,11 +120,7 @@ class SmsDeliveryReportOperator(LedgerUserMixin, BaseOperator):
             if not any(shard.error for shard in group.shards):
                 if not group.grouped:
                     self.ledger_hook.require_campaign(group.label)  # fails, saying where it looked
-                raise AirflowFailException(
-                    f"none of the {len(group.shards)} campaigns of group {group.label} is in the ledger; check "
-                    f"campaign_id and that ledger_conn_id ({self.ledger_conn_id or 'embedded SQLite'}) is the "
-                    "ledger the send task used"
-                )
+                raise no_campaign_recorded(group, self.ledger_conn_id)
             return report
         if self.yxt_conn_id:
             hook = YxtHook(self.yxt_conn_id)

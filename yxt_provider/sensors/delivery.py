@@ -331,7 +331,7 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
     def _resolve_group(self, context: Context, *, check: bool = True) -> CampaignGroup:
         """The campaign (group) to wait for; with ``check``, fail when the ledger has none of it, warn of missing shards."""
         from yxt_provider.campaign.group import group_report, recorded
-        from yxt_provider.operators.groups import campaign_group_in
+        from yxt_provider.operators.groups import campaign_group_in, no_campaign_recorded
 
         group = campaign_group_in(self.campaign_id, self, context)
         if not group.grouped:
@@ -341,11 +341,7 @@ class SmsDeliverySensor(LedgerUserMixin, BaseSensorOperator):
         if check:
             report = group_report(self.ledger, group)
             if not recorded(report):
-                raise AirflowFailException(
-                    f"none of the {len(group.shards)} campaigns of group {group.label} is in the ledger; check "
-                    f"campaign_id and that ledger_conn_id ({self.ledger_conn_id or 'embedded SQLite'}) is the "
-                    "ledger the send task used"
-                )
+                raise no_campaign_recorded(group, self.ledger_conn_id)
             missing = [shard for shard in report.shards if shard.campaign_id in report.missing_shards]
             settled = [shard for shard in report.shards if shard.campaign_id in group.settled_unsent]
             if settled:
