@@ -22,6 +22,22 @@ if ! { pkg-config --exists libmariadb || pkg-config --exists mysqlclient; } 2>/d
   fi
 fi
 
+# tests/e2e/test_campaigns_view.py drives Debian's Chromium headless (Playwright's own browser
+# download does not work without the wider network).
+# A CJK font, so its screenshots of the Chinese pages show characters, not boxes.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
+  packages="chromium fonts-wqy-zenhei"
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> installing $packages (the campaigns view's browser test)"
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086 # $packages is a list of package names
+    apt-get install -y -q $packages || { apt-get update -q && apt-get install -y -q $packages; }
+  else
+    echo "==> the campaigns view's browser test needs $packages; run as root:" >&2
+    echo "    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages" >&2
+  fi
+fi
+
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 STAMP="$VENV/.yxt-installed"

@@ -9,6 +9,7 @@
   the status expressions of :mod:`yxt_provider.ledger.expressions`.
 - The database's own clock (:func:`database_clock`), which the shared send pace runs on, and
   the pace transaction's durability (:func:`prepare_pace_transaction`).
+- Timestamps into intervals of the epoch (:func:`time_bucket`), for the receipts chart.
 
 Adding a backend means changing this module (and the engine settings), nothing else.
 Tested backends: SQLite, PostgreSQL, MariaDB 10.11. Oracle MySQL takes the paths for
@@ -53,6 +54,7 @@ __all__ = [
     "receipt_writer",
     "refresh_statistics",
     "supports_insert_returning",
+    "time_bucket",
     "upsert",
 ]
 
@@ -230,6 +232,30 @@ def database_clock(dialect: Dialect) -> sa.ColumnElement[float]:
         # SQLAlchemy renders func.sysdate as the bare ANSI keyword, without the precision; the
         # DECIMAL this yields becomes a float when read.
         return sa.literal_column("UNIX_TIMESTAMP(SYSDATE(6))", sa.Double)
+    raise _unsupported(dialect)
+
+
+def time_bucket(dialect: Dialect, column: sa.ColumnElement[Any], seconds: int) -> sa.ColumnElement[int]:
+    """Which interval of ``seconds`` since the Unix epoch a stored timestamp falls in, as an integer.
+
+    Computed on the stored value, in UTC on every backend: PostgreSQL's ``timestamptz``
+    epoch; on SQLite and MySQL/MariaDB the stored value is UTC without a zone, so it is read
+    as it is (MySQL's ``UNIX_TIMESTAMP`` would apply the session's time zone).
+
+    :param dialect: the dialect of the connection the expression will run on.
+    :param column: a :class:`~yxt_provider.ledger.schema.UTCDateTime` column.
+    :param seconds: the interval's width.
+    :raises NotImplementedError: for a backend other than PostgreSQL, SQLite, MySQL/MariaDB.
+    """
+    width = sa.literal(int(seconds), literal_execute=True)
+    if dialect.name == "postgresql":
+        return sa.cast(sa.func.floor(sa.extract("epoch", column) / width), sa.BigInteger)
+    if dialect.name == "sqlite":
+        # Integer division of a non-negative integer: the floor.
+        return sa.cast(sa.func.strftime("%s", column), sa.Integer).op("/")(width)
+    if is_mysql(dialect):
+        epoch = sa.func.timestampdiff(sa.literal_column("SECOND"), sa.literal("1970-01-01 00:00:00"), column)
+        return epoch.op("DIV")(width)
     raise _unsupported(dialect)
 
 

@@ -21,6 +21,7 @@ from yxt_provider.campaign.ratelimit import check_rate
 from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
 from yxt_provider.hooks.ledger import LedgerUserMixin
+from yxt_provider.operators.links import SmsCampaignLink
 from yxt_provider.operators.masked_fields import MaskedNumberFieldsMixin
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ class SendSmsOperator(MaskedNumberFieldsMixin, LedgerUserMixin, BaseOperator):
     number_template_fields: ClassVar[tuple[str, ...]] = ("recipients", "recipients_sql_parameters")
     template_fields_renderers: ClassVar[dict[str, str]] = {"recipients_sql": "sql", "recipients": "py"}
     ui_color = "#e8f4ea"
+    # "SMS campaign": the campaign in the view of yxt_provider.plugins (the plugin this package installs).
+    operator_extra_links = (SmsCampaignLink(),)
 
     def __init__(
         self,
