@@ -36,7 +36,8 @@ def receipts_svg(buckets: Sequence[ReceiptBucket], labels: Mapping[str, str]) ->
     tallest = max((b.delivered + b.failed for b in buckets), default=0) or 1
     plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
     step = plot_w / max(len(buckets), 1)
-    bar = max(step * 0.8, 1.0)
+    # A few bars stay bars, not walls.
+    bar = min(max(step * 0.8, 1.0), 28.0)
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {_HEIGHT}" xmlns="http://www.w3.org/2000/svg" '
         f'aria-label="{escape(labels["receipts"])}">',
