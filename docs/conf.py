@@ -58,7 +58,7 @@ myst_heading_anchors = 3
 # ignored by namespace here, and only those.
 nitpicky = True
 _OTHER_PROJECTS = (
-    "airflow|sqlalchemy|requests|tenacity|pendulum|fastapi|uvicorn|starlette|jinja2|pytest|_pytest|"
+    "airflow|sqlalchemy|requests|tenacity|pendulum|fastapi|uvicorn|starlette|jinja2|pydantic|pytest|_pytest|"
     # the standard library
     "builtins|collections|datetime|typing|contextlib|os|re|pathlib|asyncio|concurrent|threading|enum|"
     "io|csv|types|logging|socket|ssl|json|decimal|argparse|dataclasses|abc"

@@ -188,10 +188,29 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "boolean",
                         "example": "True",
                         "default": None,
-                    }
+                    },
+                    "ledger_conn_id": {
+                        "description": "The SQL connection of the ledger the SMS campaigns view reads (the "
+                        "``ledger_conn_id`` your SMS tasks use). Empty: the embedded SQLite file under "
+                        "AIRFLOW_HOME.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "yxt_ledger",
+                        "default": None,
+                    },
+                    "result_meanings": {
+                        "description": "What the account's receipt failure codes mean, as JSON, for the SMS "
+                        "campaigns view (the report operators take ``result_meanings`` themselves).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": '{"2": "number unreachable"}',
+                        "default": None,
+                    },
                 },
             }
         },
+        # The send task's "SMS campaign" button (the plugin's view; yxt_provider/plugins).
+        "extra-links": ["yxt_provider.operators.links.SmsCampaignLink"],
         # MessageQueueTrigger(scheme="yxt"), for apache-airflow-providers-common-messaging.
         "queues": ["yxt_provider.queues.yxt.YxtMessageQueueProvider"],
         "notifications": ["yxt_provider.notifications.sms.YxtSmsNotifier"],

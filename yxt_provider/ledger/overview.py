@@ -28,6 +28,9 @@ from yxt_provider.ledger.models import DeliveryReport, describe_result
 from yxt_provider.ledger.read_models import delivery_reports
 
 __all__ = [
+    "BUCKET_WIDTHS",
+    "MAX_BUCKETS",
+    "MAX_PAGE_SIZE",
     "CampaignDetail",
     "CampaignPage",
     "CampaignSummary",

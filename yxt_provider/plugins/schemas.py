@@ -8,7 +8,15 @@ from pydantic import BaseModel, Field
 
 from yxt_provider.ledger.overview import CampaignDetail, CampaignPage, CampaignSummary
 
-__all__ = ["CampaignDetailOut", "CampaignListOut", "CampaignOut"]
+__all__ = [
+    "CampaignDetailOut",
+    "CampaignListOut",
+    "CampaignOut",
+    "FailureOut",
+    "FunnelOut",
+    "ReceiptBucketOut",
+    "ReplyOut",
+]
 
 
 class CampaignOut(BaseModel):
