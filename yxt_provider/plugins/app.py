@@ -97,9 +97,7 @@ def create_app() -> FastAPI:
         problem = await run_in_threadpool(source.schema_problem)
         detail = None if problem else await run_in_threadpool(_detail_of, source, viewer, campaign_id)
         if problem is None and detail is None:
-            raise HTTPException(
-                404, f"No campaign {campaign_id!r} that you may read in the ledger ({source.described})."
-            )
+            return _render(request, "notice.html", problem=_not_found(campaign_id, source), status_code=404)
         chart = charts.receipts_svg(detail.receipts, _labels(request)) if detail and detail.receipts else None
         return _render(
             request, "campaign.html", problem=problem, detail=detail, chart=chart,
@@ -122,7 +120,12 @@ def create_app() -> FastAPI:
             )
         if campaign_id is not None:
             return RedirectResponse(_url(request, _campaign_path(campaign_id)), status_code=303)
-        return _render(request, "no_campaign.html", problem=problem, status_code=404)
+        return _render(
+            request,
+            "notice.html",
+            problem=problem or _labels(request)["no_campaign_for_task"],
+            status_code=404,
+        )
 
     @app.get("/api/campaigns", response_model=CampaignListOut, summary="List campaigns, newest first")
     async def campaign_list_json(
@@ -144,9 +147,7 @@ def create_app() -> FastAPI:
         source = _readable(view_ledger())
         detail = await run_in_threadpool(_detail_of, source, viewer, campaign_id)
         if detail is None:
-            raise HTTPException(
-                404, f"No campaign {campaign_id!r} that you may read in the ledger ({source.described})."
-            )
+            raise HTTPException(404, _not_found(campaign_id, source))
         return CampaignDetailOut.of(detail)
 
     @app.get("/api/openapi.json", include_in_schema=False)
@@ -161,6 +162,10 @@ def _schema_of(app: FastAPI) -> dict[str, Any]:
 
     api_routes = [r for r in app.routes if getattr(r, "path", "").startswith("/api/")]
     return get_openapi(title=app.title, version="1", description=app.description, routes=api_routes)
+
+
+def _not_found(campaign_id: str, source: LedgerSource) -> str:
+    return f"No campaign {campaign_id!r} that you may read in the ledger ({source.described})."
 
 
 def _readable(source: LedgerSource) -> LedgerSource:
