@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.routing import APIRoute
@@ -24,9 +25,9 @@ from yxt_provider.ledger import Ledger
 from yxt_provider.ledger.overview import ReceiptBucket
 from yxt_provider.operators.links import SmsCampaignLink
 from yxt_provider.operators.sms import SendSmsOperator
-from yxt_provider.plugins import charts, labels
+from yxt_provider.plugins import auth, charts, labels
 from yxt_provider.plugins.app import create_app
-from yxt_provider.plugins.auth import Viewer, json_viewer, page_viewer
+from yxt_provider.plugins.auth import viewer
 from yxt_provider.plugins.campaigns import YxtCampaignsPlugin
 
 # -- labels --------------------------------------------------------------------------------------
@@ -38,7 +39,8 @@ from yxt_provider.plugins.campaigns import YxtCampaignsPlugin
         (None, None, None, "en"),
         ("zh-CN", None, None, "zh-Hans"),
         (None, "zh-TW", "en", "zh-Hans"),
-        (None, "fr", "zh-CN,zh;q=0.9,en;q=0.8", "zh-Hans"),
+        (None, "fr", "zh-CN,zh;q=0.9,en;q=0.8", "en"),
+        (None, None, "fr, zh-CN;q=0.9, en;q=0.8", "zh-Hans"),
         (None, None, "fr-FR, en;q=0.5, zh;q=0.4", "en"),
         (None, None, "en;q=0.3, zh-Hans;q=0.9", "zh-Hans"),
         (None, None, "zh;q=0, en", "en"),
@@ -118,10 +120,12 @@ def test_every_route_requires_a_viewer() -> None:
             found |= dependencies(sub)
         return found
 
-    routes = [route for route in create_app().routes if isinstance(route, APIRoute)]
-    assert len(routes) == 6
+    app = create_app()
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    # Nothing but these six routes (FastAPI's own /docs and /openapi.json are off, no mounts).
+    assert len(routes) == 6 == len(app.routes)
     for route in routes:
-        assert dependencies(route.dependant) & {json_viewer, page_viewer}, route.path
+        assert viewer in dependencies(route.dependant), route.path
 
 
 def test_the_send_operator_links_to_its_campaign() -> None:
@@ -157,16 +161,50 @@ def seeded(sqlite_ledger: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledg
     ledger.dispose()
 
 
-def client_for(*dags: str) -> TestClient:
-    app = create_app()
-    viewer = Viewer(user=SimpleNamespace(), readable_dags=frozenset(dags))  # type: ignore[arg-type]
-    app.dependency_overrides[page_viewer] = lambda: viewer
-    app.dependency_overrides[json_viewer] = lambda: viewer
-    return TestClient(app)
+class FakeAuthManager:
+    """An auth manager whose one valid token is "good", for a user who may read ``dags``."""
+
+    def __init__(self, dags: frozenset[str]) -> None:
+        self.dags = dags
+
+    async def get_user_from_token(self, token: str) -> object:
+        from jwt import InvalidTokenError
+
+        if token != "good":
+            raise InvalidTokenError("not our token")
+        return SimpleNamespace(get_id=lambda: "u1", get_name=lambda: "viewer")
+
+    def filter_authorized_dag_ids(self, *, dag_ids: set[str], user: object, method: str) -> set[str]:
+        assert method == "GET"
+        return dag_ids & self.dags
+
+    def get_url_login(self, **kwargs: str) -> str:
+        return "/auth/login?" + urlencode({"next": kwargs["next_url"]})
 
 
-def test_the_list_page_shows_readable_campaigns_in_both_languages(seeded: Ledger) -> None:
-    client = client_for("reminders")
+@pytest.fixture
+def auth_manager(monkeypatch: pytest.MonkeyPatch) -> FakeAuthManager:
+    """Airflow's get_user and the view both ask this auth manager (the global one, as in the API server)."""
+    import airflow.api_fastapi.core_api.security as security
+
+    fake = FakeAuthManager(frozenset({"reminders"}))
+    monkeypatch.setattr(security, "get_auth_manager", lambda: fake)
+    monkeypatch.setattr(auth, "get_auth_manager", lambda: fake)
+    return fake
+
+
+def client_for(*dags: str, token: str | None = "good") -> TestClient:
+    """A client of the view logged in with ``token`` (``None``: not logged in)."""
+    client = TestClient(create_app())
+    if token is not None:
+        client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def test_the_list_page_shows_readable_campaigns_in_both_languages(
+    seeded: Ledger, auth_manager: FakeAuthManager
+) -> None:
+    client = client_for()
     english = client.get("/campaigns")
     assert english.status_code == 200
     assert 'data-campaign-id="c1"' in english.text and 'data-campaign-id="c2"' not in english.text
@@ -184,8 +222,8 @@ def test_the_list_page_shows_readable_campaigns_in_both_languages(seeded: Ledger
     )
 
 
-def test_the_campaign_page_masks_every_number(seeded: Ledger) -> None:
-    page = client_for("reminders").get("/campaigns/c1")
+def test_the_campaign_page_masks_every_number(seeded: Ledger, auth_manager: FakeAuthManager) -> None:
+    page = client_for().get("/campaigns/c1")
     assert page.status_code == 200
     assert "failed (code 7: 空号)" in page.text
     assert "138****0000" in page.text and "139****5678" in page.text
@@ -194,9 +232,10 @@ def test_the_campaign_page_masks_every_number(seeded: Ledger) -> None:
     assert 'href="/dags/reminders/runs/run/tasks/task" target="_top"' in page.text
 
 
-def test_campaigns_of_other_dags_are_not_found(seeded: Ledger) -> None:
-    client = client_for("reminders")
-    assert client.get("/campaigns/c2").status_code == 404
+def test_campaigns_of_other_dags_are_not_found(seeded: Ledger, auth_manager: FakeAuthManager) -> None:
+    client = client_for()
+    not_found = client.get("/campaigns/c2")
+    assert not_found.status_code == 404 and not_found.headers["content-type"].startswith("text/html")
     assert client.get("/api/campaigns/c2").status_code == 404
     assert client.get("/api/campaigns", params={"dag_id": "alerts"}).json()["total_entries"] == 0
     assert (
@@ -205,18 +244,18 @@ def test_campaigns_of_other_dags_are_not_found(seeded: Ledger) -> None:
     )
 
 
-def test_the_task_page_redirects_to_its_campaign(seeded: Ledger) -> None:
-    response = client_for("reminders").get(
+def test_the_task_page_redirects_to_its_campaign(seeded: Ledger, auth_manager: FakeAuthManager) -> None:
+    response = client_for().get(
         "/task", params={"dag_id": "reminders", "run_id": "run", "task_id": "task"}, follow_redirects=False
     )
     assert (response.status_code, response.headers["location"]) == (303, "/campaigns/c1")
 
 
 def test_a_ledger_without_tables_is_explained_not_an_error(
-    sqlite_ledger: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_ledger: str, auth_manager: FakeAuthManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIRFLOW__YXT__LEDGER_CONN_ID", "yxt_ledger")
-    client = client_for("reminders")
+    client = client_for()
     page = client.get("/campaigns")
     assert page.status_code == 200
     assert "has no tables yet: no SMS task has used it" in page.text
@@ -225,7 +264,42 @@ def test_a_ledger_without_tables_is_explained_not_an_error(
     assert "has no tables yet" in api.json()["detail"]
 
 
-def test_bad_result_meanings_say_how_to_write_them(seeded: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_result_meanings_say_how_to_write_them(
+    seeded: Ledger, auth_manager: FakeAuthManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AIRFLOW__YXT__RESULT_MEANINGS", "7: 空号")
-    with pytest.raises(ValueError, match=r'\[yxt\] result_meanings must be JSON such as \{"7": "空号"\}'):
-        client_for("reminders").get("/campaigns")
+    page = client_for().get("/campaigns")
+    assert page.status_code == 200
+    assert (
+        "[yxt] result_meanings must be a JSON object of receipt codes, such as {&#34;7&#34;: &#34;空号&#34;}"
+        in page.text
+    )
+    assert client_for().get("/api/campaigns").status_code == 503
+
+
+def test_without_a_valid_token_pages_redirect_and_the_api_answers_401(
+    seeded: Ledger, auth_manager: FakeAuthManager
+) -> None:
+    for token in (None, "forged"):
+        anonymous = client_for(token=token)
+        for path in ("/campaigns", "/campaigns/c1", "/task?dag_id=reminders&run_id=run&task_id=task"):
+            response = anonymous.get(path, follow_redirects=False)
+            assert response.status_code == 307, (token, path)
+            assert response.headers["location"].startswith("/auth/login?next=")
+            assert "c1" not in response.text and "reminders" not in response.text
+        for path in ("/api/campaigns", "/api/campaigns/c1", "/api/openapi.json"):
+            response = anonymous.get(path)
+            assert response.status_code in (401, 403), (token, path)
+            assert "c1" not in response.text
+
+
+def test_the_dags_the_auth_manager_refuses_are_not_shown(
+    seeded: Ledger, auth_manager: FakeAuthManager
+) -> None:
+    client = client_for()
+    listing = client.get("/api/campaigns").json()
+    assert [c["campaign_id"] for c in listing["campaigns"]] == ["c1"]
+    page = client.get("/campaigns").text
+    assert '<option value="alerts"' not in page and '<option value="reminders"' in page
+    auth_manager.dags = frozenset({"reminders", "alerts"})
+    assert {c["campaign_id"] for c in client.get("/api/campaigns").json()["campaigns"]} == {"c1", "c2"}

@@ -165,6 +165,15 @@ STEPS: list[MigrationStep] = [
     # re-created at every upgrade, count it.
     MigrationStep(5, "messages refused at send; the campaign summary view counts them", _steps()),
     MigrationStep(6, "one send pace per gateway account, shared by every task", _create(schema.account_pace)),
+    MigrationStep(
+        7,
+        "the campaigns view: campaigns by creation (per DAG), opt-outs by the reply that caused them",
+        _steps(
+            _add_index(schema.campaigns, "ix_yxt_campaigns_created"),
+            _add_index(schema.campaigns, "ix_yxt_campaigns_dag_created"),
+            _add_index(schema.opt_outs, "ix_yxt_opt_outs_reply"),
+        ),
+    ),
 ]
 #: The schema version this package writes.
 LATEST_VERSION = STEPS[-1].version

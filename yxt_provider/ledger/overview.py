@@ -13,6 +13,7 @@ thousand, and a million messages are never scanned for one page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,7 +21,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from yxt_provider.client.errors import ERRORS_BY_CODE
 from yxt_provider.client.numbers import mask_number, mask_numbers_in_text
 from yxt_provider.ledger import dialects, schema
 from yxt_provider.ledger.engine import Bind, reading
@@ -45,7 +45,6 @@ __all__ = [
 
 _c = schema.campaigns.c
 _m = schema.messages.c
-_b = schema.batches.c
 _rp = schema.replies.c
 _o = schema.opt_outs.c
 
@@ -61,8 +60,9 @@ MAX_BUCKETS = 60
 class CampaignSummary:
     """One line of the campaign list: the campaign's task instance and where its messages stand.
 
-    Shares are of ``recipients`` (the messages planned); ``failed`` counts receipts saying
-    failed and numbers the gateway refused at send.
+    Counts are the delivery report's; shares are of ``recipients`` (the messages planned), and
+    ``failed_pct`` counts what will not arrive for a known reason: receipts saying failed
+    and numbers the gateway refused at send.
 
     :param campaign_id: the ledger key.
     :param dag_id: the DAG of the send task.
@@ -74,7 +74,8 @@ class CampaignSummary:
     :param recipients: messages planned.
     :param sent: accepted by the gateway.
     :param delivered: with a receipt saying delivered.
-    :param failed: with a receipt saying failed, or refused at send.
+    :param failed: with a receipt saying failed.
+    :param refused: refused by the gateway inside an accepted send (``data.failList``).
     :param pending: accepted, no receipt yet.
     :param not_sent: still planned (their batch was not accepted).
     :param replies: inbound replies attributed to the campaign.
@@ -92,6 +93,7 @@ class CampaignSummary:
     sent: int
     delivered: int
     failed: int
+    refused: int
     pending: int
     not_sent: int
     replies: int
@@ -108,8 +110,8 @@ class CampaignSummary:
 
     @property
     def failed_pct(self) -> float:
-        """Failed or refused, in percent of the recipients."""
-        return self.share(self.failed)
+        """Failed or refused at send, in percent of the recipients."""
+        return self.share(self.failed + self.refused)
 
     @property
     def pending_pct(self) -> float:
@@ -217,7 +219,8 @@ def list_campaigns(
     :param dag_id: only this DAG's campaigns.
     :param created_from: only campaigns planned at or after this moment (aware).
     :param created_before: only campaigns planned before this moment (aware).
-    :param readable_dags: only campaigns of these DAGs (the DAGs the viewer may read); ``None``: all.
+    :param readable_dags: only campaigns of these DAGs (the ledger's DAGs the viewer may read,
+        see :func:`dags_with_campaigns`); ``None``: all.
     :param limit: campaigns per page, 1 to :data:`MAX_PAGE_SIZE`.
     :param offset: campaigns to skip (``page × limit``).
     :raises ValueError: for a limit outside 1..:data:`MAX_PAGE_SIZE` or a negative offset.
@@ -227,7 +230,7 @@ def list_campaigns(
     if offset < 0:
         raise ValueError(f"offset must not be negative, got {offset}")
     with reading(bind) as conn:
-        where = _filters(conn, dag_id, created_from, created_before, readable_dags)
+        where = _filters(dag_id, created_from, created_before, readable_dags)
         if where is None:
             return CampaignPage(total=0, limit=limit, offset=offset, campaigns=[])
         total = conn.execute(
@@ -265,13 +268,13 @@ def campaign_detail(
         row = conn.execute(sa.select(schema.campaigns).where(_c.campaign_id == campaign_id)).first()
         if row is None or (readable_dags is not None and row.dag_id not in readable_dags):
             return None
-        (summary,) = _summaries(conn, [row])
         report = delivery_reports(conn, [campaign_id])[campaign_id]
+        (summary,) = _summaries(conn, [row], {campaign_id: report})
         bucket_seconds, receipts = _receipts_over_time(conn, campaign_id)
         return CampaignDetail(
             summary=summary,
             report=report,
-            failures=_failures(conn, campaign_id, report, meanings),
+            failures=_failures(report, meanings),
             bucket_seconds=bucket_seconds,
             receipts=receipts,
             replies=_latest_replies(conn, campaign_id, reply_limit),
@@ -305,7 +308,6 @@ def dags_with_campaigns(bind: Bind) -> list[str]:
 
 
 def _filters(
-    conn: sa.Connection,
     dag_id: str | None,
     created_from: datetime | None,
     created_before: datetime | None,
@@ -318,14 +320,10 @@ def _filters(
             return None
         where.append(_c.dag_id == dag_id)
     elif readable_dags is not None:
-        # The viewer's DAGs can be thousands; the ledger's are few. Filter by the ledger's DAGs
-        # the viewer may read, and not at all when that is every one of them.
-        in_ledger = set(conn.execute(sa.select(_c.dag_id).distinct()).scalars())
-        allowed = in_ledger.intersection(readable_dags)
-        if not allowed:
+        # The caller passes the ledger's DAGs the viewer may read (a few), not all of Airflow's.
+        if not readable_dags:
             return None
-        if allowed != in_ledger:
-            where.append(_c.dag_id.in_(sorted(allowed)))
+        where.append(_c.dag_id.in_(sorted(readable_dags)))
     if created_from is not None:
         where.append(_c.created_at >= sa.literal(created_from, schema.UTCDateTime))
     if created_before is not None:
@@ -333,9 +331,11 @@ def _filters(
     return where
 
 
-def _summaries(conn: sa.Connection, rows: Sequence[Any]) -> list[CampaignSummary]:
+def _summaries(
+    conn: sa.Connection, rows: Sequence[Any], reports: Mapping[str, DeliveryReport] | None = None
+) -> list[CampaignSummary]:
     ids = [row.campaign_id for row in rows]
-    reports = delivery_reports(conn, ids)
+    reports = reports if reports is not None else delivery_reports(conn, ids)
     opt_outs = _opt_outs_by_campaign(conn, ids)
     return [
         CampaignSummary(
@@ -343,7 +343,7 @@ def _summaries(conn: sa.Connection, rows: Sequence[Any]) -> list[CampaignSummary
             map_index=int(row.map_index), created_at=row.created_at, status=row.status,
             recipients=reports[row.campaign_id].total, sent=reports[row.campaign_id].sent,
             delivered=reports[row.campaign_id].delivered,
-            failed=reports[row.campaign_id].failed + reports[row.campaign_id].refused,
+            failed=reports[row.campaign_id].failed, refused=reports[row.campaign_id].refused,
             pending=reports[row.campaign_id].pending, not_sent=reports[row.campaign_id].not_sent,
             replies=reports[row.campaign_id].replies, opt_outs=opt_outs.get(row.campaign_id, 0),
         )
@@ -364,9 +364,8 @@ def _opt_outs_by_campaign(conn: sa.Connection, ids: list[str]) -> dict[str, int]
     return {cid: int(n) for cid, n in rows}
 
 
-def _failures(
-    conn: sa.Connection, campaign_id: str, report: DeliveryReport, meanings: Mapping[int, str] | None
-) -> list[FailureGroup]:
+def _failures(report: DeliveryReport, meanings: Mapping[int, str] | None) -> list[FailureGroup]:
+    """What did not arrive, by where and why, in the delivery report's own words."""
     groups = [
         FailureGroup("receipt", None if code < 0 else code, describe_result(code, meanings), n)
         for code, n in report.failed_by_code.items()
@@ -375,18 +374,14 @@ def _failures(
         groups.append(
             FailureGroup("refused", None, "refused at send by the gateway (failList)", report.refused)
         )
-    not_sent: dict[int | None, int] = {}
-    for code, size in conn.execute(
-        sa.select(_b.error_code, sa.func.sum(_b.size))
-        .where(_b.campaign_id == campaign_id, _b.state.not_in(("sent", "skipped")))
-        .group_by(_b.error_code)
-    ):
-        not_sent[None if code is None else int(code)] = int(size or 0)
-    for code, n in not_sent.items():
-        error = ERRORS_BY_CODE.get(code) if code is not None else None
-        meaning = error.meaning if error is not None else ("not sent yet" if code is None else f"code {code}")
-        groups.append(FailureGroup("not_sent", code, meaning, n))
+    # The report's reasons name the gateway's code of the batch's last attempt, when it gave one.
+    for reason, n in report.not_sent_reasons.items():
+        code = _CODE_IN_REASON.search(reason)
+        groups.append(FailureGroup("not_sent", int(code.group(1)) if code else None, reason, n))
     return sorted(groups, key=lambda group: (-group.count, group.kind, group.code or 0))
+
+
+_CODE_IN_REASON = re.compile(r"\bcode (\d+)\b")
 
 
 def _receipts_over_time(conn: sa.Connection, campaign_id: str) -> tuple[int, list[ReceiptBucket]]:
@@ -398,9 +393,12 @@ def _receipts_over_time(conn: sa.Connection, campaign_id: str) -> tuple[int, lis
     ).one()
     if first is None:
         return BUCKET_WIDTHS[0], []
-    first, last = _aware(first), _aware(last)
-    span = (last - first).total_seconds()
-    width = next((w for w in BUCKET_WIDTHS if span / w < MAX_BUCKETS), BUCKET_WIDTHS[-1])
+    first_s, last_s = _aware(first).timestamp(), _aware(last).timestamp()
+    # Bars start at multiples of the width since the epoch: count the bars the span touches.
+    width = next(
+        (w for w in BUCKET_WIDTHS if int(last_s // w) - int(first_s // w) + 1 <= MAX_BUCKETS),
+        BUCKET_WIDTHS[-1],
+    )
     bucket = dialects.time_bucket(conn.dialect, _m.receipt_at, width).label("bucket")
     counts: dict[int, list[int]] = {}
     for index, status, n in conn.execute(

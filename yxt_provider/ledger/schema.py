@@ -145,6 +145,9 @@ campaigns = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    # The campaigns view pages newest first, over every DAG or one.
+    sa.Index("ix_yxt_campaigns_created", "created_at"),
+    sa.Index("ix_yxt_campaigns_dag_created", "dag_id", "created_at"),
 )
 
 #: ``yxt_batches``: one row per batch of a campaign (serial, text, state, attempts).
@@ -308,6 +311,8 @@ opt_outs = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
     # "Any opt-out since this campaign was planned?": one index probe per batch on the send path.
     sa.Index("ix_yxt_opt_outs_opted_out_at", "opted_out_at"),
+    # Opt-outs per campaign (the campaigns view): the replies of a campaign, then their opt-outs.
+    sa.Index("ix_yxt_opt_outs_reply", "reply_key"),
 )
 
 #: ``yxt_account_pace``: one row per gateway account, the send pace every task on it shares.

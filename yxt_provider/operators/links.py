@@ -2,8 +2,9 @@
 
 Airflow 3 resolves an operator's extra links on the worker when the task ends (whatever its
 state) and keeps each in XCom, so the link is a plain URL: the view's page for the task
-instance (``/yxt/task``), inside Airflow's UI (``/plugin/sms-campaigns/...``), which finds
-the campaign the task planned by its dag, run, task and map index.
+instance (``/yxt/task``), which finds the campaign the task planned by its dag, run, task and
+map index. On Airflow 3.3 it opens inside Airflow's UI (``/plugin/sms-campaigns/...``, a route
+whose frame follows a path); on earlier versions, the view's own page.
 """
 
 from __future__ import annotations
@@ -13,19 +14,24 @@ from urllib.parse import urlencode
 
 from airflow.sdk import BaseOperatorLink
 
-__all__ = ["CAMPAIGNS_URL_ROUTE", "SmsCampaignLink", "task_campaign_path"]
+from yxt_provider.plugins.paths import CAMPAIGNS_URL_ROUTE, MOUNT_PREFIX
 
-#: The view's route in Airflow's UI (``/plugin/<route>``).
-CAMPAIGNS_URL_ROUTE = "sms-campaigns"
-# Kept in step with yxt_provider.plugins.app.MOUNT_PREFIX, which this module must not import (it
-# loads FastAPI; operator modules stay light at DAG parse time).
-_MOUNT_PREFIX = "/yxt"
+__all__ = ["SmsCampaignLink", "task_campaign_path"]
+
+
+def _ui_frames_paths() -> bool:
+    """Whether Airflow's UI has ``/plugin/<route>/<path>`` (3.3 and later; seen in its bundle)."""
+    from airflow import __version__
+
+    major, minor = (int(part) for part in __version__.split(".")[:2])
+    return (major, minor) >= (3, 3)
 
 
 def task_campaign_path(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
-    """The view's page of a task instance's campaign, as a path of Airflow's UI."""
+    """The view's page of a task instance's campaign: inside Airflow's UI where it can frame it."""
     query = urlencode({"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index})
-    return f"/plugin/{CAMPAIGNS_URL_ROUTE}{_MOUNT_PREFIX}/task?{query}"
+    page = f"{MOUNT_PREFIX}/task?{query}"
+    return f"/plugin/{CAMPAIGNS_URL_ROUTE}{page}" if _ui_frames_paths() else page
 
 
 class SmsCampaignLink(BaseOperatorLink):

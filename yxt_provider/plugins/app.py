@@ -1,4 +1,4 @@
-"""The "SMS campaigns" view: a FastAPI app Airflow's API server mounts at :data:`MOUNT_PREFIX`.
+"""The "SMS campaigns" view: a FastAPI app Airflow's API server mounts at ``/yxt``.
 
 Pages (HTML, server-rendered, for Airflow's iframe) and the same numbers as JSON:
 
@@ -11,33 +11,40 @@ Pages (HTML, server-rendered, for Airflow's iframe) and the same numbers as JSON
 ``GET /yxt/api/openapi.json``                 the JSON API's schema
 ============================================  =====================================================
 
-Every route depends on :mod:`~yxt_provider.plugins.auth` (Airflow mounts plugin apps without
-authentication). Read-only: no route writes to the ledger, and no route shows a full number.
+Every route depends on :func:`~yxt_provider.plugins.auth.viewer` (Airflow mounts plugin apps
+without authentication). Read-only: no route writes to the ledger, and no route shows a full
+number. Everything that waits for a database or a secrets backend runs off the event loop:
+the API server's loop serves all of Airflow's UI.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from yxt_provider.client.numbers import mask_numbers_in_text
 from yxt_provider.ledger import overview
 from yxt_provider.plugins import charts, labels
-from yxt_provider.plugins.auth import LoginRequired, Viewer, json_viewer, page_viewer
+from yxt_provider.plugins.auth import Viewer, login_redirect, readable_dags, viewer
+from yxt_provider.plugins.paths import MOUNT_PREFIX
 from yxt_provider.plugins.schemas import CampaignDetailOut, CampaignListOut
 from yxt_provider.plugins.source import LedgerSource, view_ledger
 
-__all__ = ["MOUNT_PREFIX", "PAGE_SIZE", "create_app"]
+__all__ = ["MAX_PAGE", "PAGE_SIZE", "create_app"]
 
-#: Where Airflow's API server mounts the app.
-MOUNT_PREFIX = "/yxt"
 #: Campaigns per page of the HTML list.
 PAGE_SIZE = 50
+#: The last page number the list accepts (beyond, the offset would overflow a database integer).
+MAX_PAGE = 100_000
+_MAX_OFFSET = 10_000_000
 
 _TEMPLATES = Environment(
     loader=PackageLoader("yxt_provider.plugins", "templates"),
@@ -45,16 +52,34 @@ _TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Ids are shown as they are, except a mobile number inside one (a run id may hold anything).
+_TEMPLATES.filters["masked"] = lambda value: mask_numbers_in_text(str(value))
 
-PageViewer = Annotated[Viewer, Depends(page_viewer)]
-JsonViewer = Annotated[Viewer, Depends(json_viewer)]
+ViewerDep = Annotated[Viewer, Depends(viewer)]
 DagFilter = Annotated[str | None, Query(description="only this DAG's campaigns", max_length=250)]
 FromFilter = Annotated[date | None, Query(description="only campaigns created on or after this day (UTC)")]
 ToFilter = Annotated[date | None, Query(description="only campaigns created on or before this day (UTC)")]
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What one request may read: the ledger, why it cannot (if so), and the viewer's DAGs in it."""
+
+    source: LedgerSource
+    problem: str | None
+    dags: frozenset[str]
+
+
+def _scope_of(who: Viewer) -> _Scope:
+    """Blocking: the connection, the ledger's version, its DAGs, the auth manager's say on them."""
+    source = view_ledger()
+    problem = source.problem()
+    dags = frozenset() if problem else readable_dags(who, overview.dags_with_campaigns(source.engine))
+    return _Scope(source=source, problem=problem, dags=dags)
+
+
 def create_app() -> FastAPI:
-    """The view's app; Airflow mounts it at :data:`MOUNT_PREFIX` (see :mod:`yxt_provider.plugins.campaigns`)."""
+    """The view's app; Airflow mounts it at ``/yxt`` (see :mod:`yxt_provider.plugins.campaigns`)."""
     # No /docs, /redoc or /openapi.json of FastAPI's own: they would answer without authentication.
     app = FastAPI(
         title="YXT SMS campaigns",
@@ -63,98 +88,99 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.add_exception_handler(LoginRequired, _redirect_to_login)
+    app.add_exception_handler(HTTPException, _on_http_exception)
 
     @app.get("/campaigns", response_class=HTMLResponse, include_in_schema=False)
     async def campaign_list_page(
         request: Request,
-        viewer: PageViewer,
+        who: ViewerDep,
         dag_id: DagFilter = None,
         created_from: FromFilter = None,
         created_to: ToFilter = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> HTMLResponse:
-        source = view_ledger()
-        problem = await run_in_threadpool(source.schema_problem)
-        listing = dags = None
-        if problem is None:
+        scope = await run_in_threadpool(_scope_of, who)
+        listing = None
+        if scope.problem is None:
             listing = await run_in_threadpool(
-                _page_of, source, viewer, dag_id, created_from, created_to, PAGE_SIZE, (page - 1) * PAGE_SIZE
+                _page_of, scope, dag_id, created_from, created_to, PAGE_SIZE, (page - 1) * PAGE_SIZE
             )
-            dags = await run_in_threadpool(overview.dags_with_campaigns, source.engine)
         filters = {"dag_id": dag_id or "", "created_from": created_from or "", "created_to": created_to or ""}
+        lang = request.query_params.get("lang", "")
         return _render(
-            request, "campaigns.html", problem=problem, listing=listing, page=page,
+            request, "campaigns.html", problem=scope.problem, listing=listing, page=page,
             pages=max(1, -(-(listing.total if listing else 0) // PAGE_SIZE)), filters=filters,
-            dags=[d for d in dags or [] if d in viewer.readable_dags],
-            page_url=lambda n: _url(request, "/campaigns", **filters, page=n),
+            dags=sorted(scope.dags), page_url=lambda n: _url(request, "/campaigns", **filters, page=n, lang=lang),
             json_url=_url(request, "/api/campaigns", **filters),
         )  # fmt: skip
 
     @app.get("/campaigns/{campaign_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    async def campaign_page(request: Request, viewer: PageViewer, campaign_id: str) -> HTMLResponse:
-        source = view_ledger()
-        problem = await run_in_threadpool(source.schema_problem)
-        detail = None if problem else await run_in_threadpool(_detail_of, source, viewer, campaign_id)
-        if problem is None and detail is None:
-            return _render(request, "notice.html", problem=_not_found(campaign_id, source), status_code=404)
-        chart = charts.receipts_svg(detail.receipts, _labels(request)) if detail and detail.receipts else None
+    async def campaign_page(request: Request, who: ViewerDep, campaign_id: str) -> HTMLResponse:
+        scope = await run_in_threadpool(_scope_of, who)
+        if scope.problem:
+            return _render(request, "notice.html", problem=scope.problem, status_code=503)
+        detail = await run_in_threadpool(_detail_of, scope, campaign_id)
+        if detail is None:
+            return _render(request, "notice.html", problem=_not_found(campaign_id), status_code=404)
+        t = _labels(request)
         return _render(
-            request, "campaign.html", problem=problem, detail=detail, chart=chart,
-            bar_width=charts.bucket_width_label(detail.bucket_seconds, _labels(request)) if detail else "",
+            request, "campaign.html", detail=detail,
+            chart=charts.receipts_svg(detail.receipts, t) if detail.receipts else None,
+            bar_width=charts.bucket_width_label(detail.bucket_seconds, t),
             json_url=_url(request, _campaign_path(campaign_id, "/api/campaigns")),
         )  # fmt: skip
 
     @app.get("/task", response_class=HTMLResponse, include_in_schema=False)
     async def task_campaign_page(
-        request: Request, viewer: PageViewer, dag_id: str, run_id: str, task_id: str, map_index: int = -1
-    ) -> Any:
-        source = view_ledger()
-        problem = await run_in_threadpool(source.schema_problem)
+        request: Request, who: ViewerDep, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    ) -> Response:
+        scope = await run_in_threadpool(_scope_of, who)
         campaign_id = None
-        if problem is None and dag_id in viewer.readable_dags:
+        if scope.problem is None and dag_id in scope.dags:
             campaign_id = await run_in_threadpool(
                 lambda: overview.campaign_of_task(
-                    source.engine, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index
+                    scope.source.engine, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index
                 )
             )
         if campaign_id is not None:
-            return RedirectResponse(_url(request, _campaign_path(campaign_id)), status_code=303)
-        return _render(
-            request,
-            "notice.html",
-            problem=problem or _labels(request)["no_campaign_for_task"],
-            status_code=404,
-        )
+            return Response(status_code=303, headers={"location": _url(request, _campaign_path(campaign_id))})
+        problem = scope.problem or _labels(request)["no_campaign_for_task"]
+        return _render(request, "notice.html", problem=problem, status_code=404)
 
     @app.get("/api/campaigns", response_model=CampaignListOut, summary="List campaigns, newest first")
     async def campaign_list_json(
-        viewer: JsonViewer,
+        who: ViewerDep,
         dag_id: DagFilter = None,
         created_from: FromFilter = None,
         created_to: ToFilter = None,
         limit: Annotated[int, Query(ge=1, le=overview.MAX_PAGE_SIZE)] = PAGE_SIZE,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=_MAX_OFFSET)] = 0,
     ) -> CampaignListOut:
-        source = _readable(view_ledger())
-        listing = await run_in_threadpool(
-            _page_of, source, viewer, dag_id, created_from, created_to, limit, offset
-        )
+        scope = _readable(await run_in_threadpool(_scope_of, who))
+        listing = await run_in_threadpool(_page_of, scope, dag_id, created_from, created_to, limit, offset)
         return CampaignListOut.of(listing)
 
     @app.get("/api/campaigns/{campaign_id:path}", response_model=CampaignDetailOut, summary="One campaign")
-    async def campaign_json(viewer: JsonViewer, campaign_id: str) -> CampaignDetailOut:
-        source = _readable(view_ledger())
-        detail = await run_in_threadpool(_detail_of, source, viewer, campaign_id)
+    async def campaign_json(who: ViewerDep, campaign_id: str) -> CampaignDetailOut:
+        scope = _readable(await run_in_threadpool(_scope_of, who))
+        detail = await run_in_threadpool(_detail_of, scope, campaign_id)
         if detail is None:
-            raise HTTPException(404, _not_found(campaign_id, source))
+            raise HTTPException(404, _not_found(campaign_id))
         return CampaignDetailOut.of(detail)
 
     @app.get("/api/openapi.json", include_in_schema=False)
-    async def openapi_json(viewer: JsonViewer) -> JSONResponse:
+    async def openapi_json(who: ViewerDep) -> JSONResponse:
         return JSONResponse(_schema_of(app))
 
     return app
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    """A page asked for without a valid login goes to Airflow's login; every other error as FastAPI answers it."""
+    if not isinstance(exc, HTTPException):  # registered for this class only
+        raise exc
+    redirect = login_redirect(request, exc, api_prefix=f"{request.scope.get('root_path', '')}/api/")
+    return redirect if redirect is not None else await http_exception_handler(request, exc)
 
 
 def _schema_of(app: FastAPI) -> dict[str, Any]:
@@ -164,20 +190,19 @@ def _schema_of(app: FastAPI) -> dict[str, Any]:
     return get_openapi(title=app.title, version="1", description=app.description, routes=api_routes)
 
 
-def _not_found(campaign_id: str, source: LedgerSource) -> str:
-    return f"No campaign {campaign_id!r} that you may read in the ledger ({source.described})."
+def _not_found(campaign_id: str) -> str:
+    return f"No campaign {mask_numbers_in_text(campaign_id)!r} that you may read in the ledger."
 
 
-def _readable(source: LedgerSource) -> LedgerSource:
-    """The source, or a 503 saying why its ledger cannot be read."""
-    if problem := source.schema_problem():
-        raise HTTPException(503, problem)
-    return source
+def _readable(scope: _Scope) -> _Scope:
+    """The scope, or a 503 saying why its ledger cannot be read."""
+    if scope.problem:
+        raise HTTPException(503, scope.problem)
+    return scope
 
 
 def _page_of(
-    source: LedgerSource,
-    viewer: Viewer,
+    scope: _Scope,
     dag_id: str | None,
     created_from: date | None,
     created_to: date | None,
@@ -185,19 +210,21 @@ def _page_of(
     offset: int,
 ) -> overview.CampaignPage:
     return overview.list_campaigns(
-        source.engine,
+        scope.source.engine,
         dag_id=dag_id or None,
         created_from=_midnight(created_from),
-        created_before=_midnight(created_to + timedelta(days=1)) if created_to else None,
-        readable_dags=viewer.readable_dags,
+        created_before=_midnight(created_to + timedelta(days=1))
+        if created_to and created_to < date.max
+        else None,
+        readable_dags=scope.dags,
         limit=limit,
         offset=offset,
     )
 
 
-def _detail_of(source: LedgerSource, viewer: Viewer, campaign_id: str) -> overview.CampaignDetail | None:
+def _detail_of(scope: _Scope, campaign_id: str) -> overview.CampaignDetail | None:
     return overview.campaign_detail(
-        source.engine, campaign_id, meanings=source.meanings, readable_dags=viewer.readable_dags
+        scope.source.engine, campaign_id, meanings=scope.source.meanings, readable_dags=scope.dags
     )
 
 
@@ -253,8 +280,3 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
-
-
-async def _redirect_to_login(request: Request, exc: Exception) -> RedirectResponse:
-    assert isinstance(exc, LoginRequired)
-    return RedirectResponse(exc.login_url, status_code=307)

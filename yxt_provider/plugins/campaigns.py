@@ -16,18 +16,16 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from yxt_provider.operators.links import CAMPAIGNS_URL_ROUTE, SmsCampaignLink
+from yxt_provider.operators.links import SmsCampaignLink
+from yxt_provider.plugins.paths import CAMPAIGNS_URL_ROUTE, MOUNT_PREFIX
 
 __all__ = ["YxtCampaignsPlugin"]
-
-_MOUNT_PREFIX = "/yxt"
 
 
 @cache
 def _fastapi_apps() -> list[dict[str, Any]]:
-    from yxt_provider.plugins.app import MOUNT_PREFIX, create_app
+    from yxt_provider.plugins.app import create_app
 
-    assert MOUNT_PREFIX == _MOUNT_PREFIX
     return [{"app": create_app(), "url_prefix": MOUNT_PREFIX, "name": "SMS campaigns"}]
 
 
@@ -38,14 +36,14 @@ class YxtCampaignsPlugin(AirflowPlugin):
     external_views = [  # noqa: RUF012 - the shape Airflow's plugin manager reads
         {
             "name": "SMS campaigns",
-            "href": f"{_MOUNT_PREFIX}/campaigns",
+            "href": f"{MOUNT_PREFIX}/campaigns",
             "destination": "nav",
             "category": "browse",
             "url_route": CAMPAIGNS_URL_ROUTE,
         },
         {
             "name": "SMS campaigns",
-            "href": f"{_MOUNT_PREFIX}/campaigns?dag_id={{DAG_ID}}",
+            "href": f"{MOUNT_PREFIX}/campaigns?dag_id={{DAG_ID}}",
             "destination": "dag",
             "url_route": f"{CAMPAIGNS_URL_ROUTE}-dag",
         },

@@ -164,8 +164,9 @@ def language_of(query: str | None, cookie: str | None, accept_language: str | No
     :param accept_language: the ``Accept-Language`` header.
     """
     for explicit in (query, cookie):
-        if chosen := _supported(explicit):
-            return chosen
+        if explicit:
+            # A choice made in Airflow's UI stands: a language the view lacks reads as English.
+            return _supported(explicit) or "en"
     ranked: list[tuple[float, str]] = []
     for position, item in enumerate((accept_language or "").split(",")):
         tag, _, params = item.partition(";")

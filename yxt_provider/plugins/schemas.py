@@ -32,13 +32,14 @@ class CampaignOut(BaseModel):
     recipients: int
     sent: int
     delivered: int
-    failed: int = Field(description="receipts saying failed, and numbers refused at send")
+    failed: int = Field(description="receipts saying failed (the delivery report's failed)")
+    refused: int = Field(description="numbers the gateway refused inside an accepted send (data.failList)")
     pending: int = Field(description="accepted by the gateway, no receipt yet")
     not_sent: int
     replies: int
     opt_outs: int = Field(description="numbers that opted out by replying to this campaign")
     delivered_pct: float
-    failed_pct: float
+    failed_pct: float = Field(description="failed or refused, in percent of the recipients")
     pending_pct: float
 
     @classmethod
