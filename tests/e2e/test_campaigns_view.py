@@ -30,6 +30,7 @@ import pytest
 import requests
 
 from tests.e2e.real_airflow import RealAirflow, running_airflow, sandbox_connection_json
+from tests.fixtures.airflow import ledger_connection
 from tests.fixtures.tasks import FULL_MOBILE
 from yxt_provider.ledger import Ledger
 from yxt_provider.ledger.overview import campaign_detail, list_campaigns
@@ -91,6 +92,12 @@ def real_airflow(tmp_path_factory: pytest.TempPathFactory, sandbox: SandboxServe
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__YXT__RESULT_MEANINGS": json.dumps({"2": "number unreachable"}),
+        # The view reads the ledger through a connection, as a production deployment does (the
+        # example's tasks use the embedded file; the connection names that file).
+        "AIRFLOW__YXT__LEDGER_CONN_ID": "yxt_view_ledger",
+        "AIRFLOW_CONN_YXT_VIEW_LEDGER": ledger_connection(
+            f"sqlite:///{root / 'airflow_home' / 'yxt_ledger.db'}"
+        ),
     }
     with running_airflow(
         root, {"yxt_batch_notification.py": source, "fetch_replies.py": FETCH_REPLIES_DAG},
@@ -174,6 +181,15 @@ def test_pages_redirect_to_the_login_without_a_token(real_airflow: RealAirflow, 
     assert DAG_ID not in response.text
 
 
+def test_airflow_lists_the_plugin_with_its_views(real_airflow: RealAirflow) -> None:
+    plugins = {p["name"]: p for p in real_airflow.get("/plugins")["plugins"]}
+    ours = plugins["yxt_sms_campaigns"]
+    assert {(v["destination"], v["url_route"]) for v in ours["external_views"]} == {
+        ("nav", "sms-campaigns"), ("dag", "sms-campaigns-dag"),
+    }  # fmt: skip
+    assert [app["url_prefix"] for app in ours["fastapi_apps"]] == ["/yxt"]
+
+
 def test_fastapis_own_docs_are_not_served(real_airflow: RealAirflow) -> None:
     # FastAPI's defaults would answer these without authentication.
     for path in ("/docs", "/redoc", "/openapi.json"):
@@ -196,7 +212,7 @@ def test_json_list_is_the_ledgers(real_airflow: RealAirflow, ledger: Ledger) -> 
     assert (got["dag_id"], got["task_id"], got["map_index"]) == (DAG_ID, "send", -1)
     assert got["recipients"] == report.total == RECIPIENTS
     assert (got["delivered"], got["pending"]) == (report.delivered, report.pending)
-    assert got["failed"] == report.failed + report.refused
+    assert (got["failed"], got["refused"]) == (report.failed, report.refused)
     assert got["delivered_pct"] == pytest.approx(100.0 * report.delivered / RECIPIENTS, abs=0.01)
     assert (got["replies"], got["opt_outs"]) == (len(REPLIES), 1)
     assert view(real_airflow, "/api/campaigns", params={"dag_id": "other"}).json()["total_entries"] == 0
@@ -366,5 +382,13 @@ def test_a_person_logs_in_and_sees_the_ledgers_numbers(
         assert "已送达" in frame.locator("#campaigns thead").inner_text()
         assert _numbers_in_table(frame) == shown
         page.screenshot(path=str(shots / "campaign-list-zh.png"))
+
+        # The DAG's own tab lists the DAG's campaigns.
+        page.evaluate("localStorage.setItem('i18nextLng', 'en')")
+        page.goto(f"{real_airflow.base_url}/dags/{DAG_ID}/plugin/sms-campaigns-dag", wait_until="networkidle")
+        frame = page.frame_locator('iframe[title="SMS campaigns"]')
+        frame.locator(f'tr[data-campaign-id="{campaign.campaign_id}"]').wait_for(timeout=30_000)
+        assert frame.locator('select[name="dag_id"]').input_value() == DAG_ID
+        page.screenshot(path=str(shots / "dag-tab.png"))
     finally:
         context.close()
