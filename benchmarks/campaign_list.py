@@ -11,7 +11,8 @@ them to campaigns and adds the opt-outs). Then ``ANALYZE``, as the ledger does a
 
 Measured, warm (one untimed call first), over ``--runs`` calls each: the list's first page
 (50 per page), a page deep in it (offset 900), the list filtered by one DAG, the list for
-a viewer whose auth manager returns the 20 DAGs plus 5,000 others, and one campaign's
+a viewer who may read 18 of the 20 DAGs (the view asks the auth manager about the ledger's
+DAGs only), and one campaign's
 detail page. Prints the median and p95 of each; the first page's median is compared with
 the 300 ms target, and the exit status is 1 when it is over.
 
@@ -51,7 +52,6 @@ from yxt_provider.ledger.overview import campaign_detail, list_campaigns
 TARGET_MS = 300.0
 BATCH = 1000
 DAGS = 20
-OTHER_READABLE_DAGS = 5_000
 RECEIPT_PAGE = 2_000
 REPLY_PAGE = 500
 # Failure result codes a receipt may carry (the gateway documents only 0; these are what
@@ -212,7 +212,9 @@ def main() -> None:
             )
             engine = ledger.engine
             dags = [dag_name(k) for k in range(DAGS)]
-            readable = set(dags) | {f"other_dag_{k:04d}" for k in range(OTHER_READABLE_DAGS)}
+            # What the view passes for a viewer who may read all but two of the ledger's DAGs: it
+            # asks the auth manager about the ledger's DAGs, then lists those it allows.
+            readable = set(dags[2:])
             # A campaign from the middle of the list, as a user clicking through would open.
             middle = ids[len(ids) // 2]
             deep = min(900, max(args.campaigns - 50, 0))
@@ -225,7 +227,7 @@ def main() -> None:
                 ),
                 ("campaign list (one DAG)", lambda: list_campaigns(engine, limit=50, dag_id=dags[7]), True),
                 (
-                    f"campaign list ({DAGS + OTHER_READABLE_DAGS:,} readable DAGs)",
+                    f"campaign list ({len(readable)} of {DAGS} DAGs readable)",
                     lambda: list_campaigns(engine, limit=50, readable_dags=readable),
                     True,
                 ),
