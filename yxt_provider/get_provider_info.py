@@ -150,7 +150,11 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": INTEGRATION_NAME,
-                "python-modules": ["yxt_provider.hooks.yxt", "yxt_provider.hooks.ledger"],
+                "python-modules": [
+                    "yxt_provider.hooks.yxt",
+                    "yxt_provider.hooks.ledger",
+                    "yxt_provider.hooks.airflow_api",
+                ],
             }
         ],
         "operators": [
@@ -162,6 +166,7 @@ def get_provider_info() -> dict[str, Any]:
                     "yxt_provider.operators.replies",
                     "yxt_provider.operators.report",
                     "yxt_provider.operators.opt_outs",
+                    "yxt_provider.operators.approvals",
                 ],
             }
         ],
@@ -213,7 +218,10 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": ["yxt_provider.operators.links.SmsCampaignLink"],
         # MessageQueueTrigger(scheme="yxt"), for apache-airflow-providers-common-messaging.
         "queues": ["yxt_provider.queues.yxt.YxtMessageQueueProvider"],
-        "notifications": ["yxt_provider.notifications.sms.YxtSmsNotifier"],
+        "notifications": [
+            "yxt_provider.notifications.sms.YxtSmsNotifier",
+            "yxt_provider.notifications.approval.YxtSmsApprovalNotifier",
+        ],
         "connection-types": [
             {
                 "hook-class-name": HOOK_CLASS_NAME,

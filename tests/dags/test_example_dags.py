@@ -119,3 +119,18 @@ def test_the_parse_guard_catches_a_dag_that_connects(tmp_path: Path) -> None:
         [sys.executable, "-c", PARSE_GUARD, str(bad)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0 and "network or database access at parse time" in result.stderr
+
+
+def test_sms_approval_branches_on_the_answer_and_the_responder_runs_on_replies(bag: object) -> None:
+    dag = bag.dags["yxt_sms_approval"]  # type: ignore[attr-defined]
+    approve = dag.get_task("approve_release")
+    assert type(approve).__name__ == "SmsHITLBranchOperator"
+    assert approve.options_mapping == {"发布": "publish", "推迟": "postpone"}
+    assert approve.defaults == ["推迟"] and approve.response_timeout == timedelta(hours=4)
+    assert [type(n).__name__ for n in approve.notifiers] == ["YxtSmsApprovalNotifier"]
+    assert approve.downstream_task_ids == {"publish", "postpone"}
+    responder = bag.dags["yxt_sms_approval_responder"]  # type: ignore[attr-defined]
+    (asset,) = responder.timetable.asset_condition.objects
+    assert asset.name == "yxt_replies"
+    assert [type(t).__name__ for t in responder.tasks] == ["SmsApprovalResponderOperator"]
+    assert responder.max_active_runs == 1

@@ -103,7 +103,8 @@ class RealAirflow:
                 "AIRFLOW__API_AUTH__JWT_SECRET": "yxt-e2e-" + "0123456789abcdef" * 4,
                 "AIRFLOW_CONN_YXT_DEFAULT": yxt_connection,
                 "PYTHONUNBUFFERED": "1",
-                **(extra_env or {}),
+                # "{base_url}" in a value stands for the API server's URL (its port is chosen here).
+                **{k: v.replace("{base_url}", self.base_url) for k, v in (extra_env or {}).items()},
             }
         )
         self.env = env
@@ -261,7 +262,8 @@ def running_airflow(
     :param dags: the DAG files.
     :param connection: the ``yxt_default`` connection, as JSON.
     :param timeout: seconds every wait of the test may take in all.
-    :param extra_env: more environment for every component (connections, settings).
+    :param extra_env: more environment for every component (connections, settings); ``{base_url}``
+        in a value is replaced by the API server's URL.
     :param components: component name → ``airflow`` arguments (default :attr:`RealAirflow.COMPONENTS`).
     :param component_env: more environment for single components (name → variables).
     """

@@ -174,6 +174,11 @@ STEPS: list[MigrationStep] = [
             _add_index(schema.opt_outs, "ix_yxt_opt_outs_reply"),
         ),
     ),
+    MigrationStep(
+        8,
+        "approvals by SMS: questions, their approvers, what each reply came to",
+        _create(schema.approval_questions, schema.approval_approvers, schema.approval_outcomes),
+    ),
 ]
 #: The schema version this package writes.
 LATEST_VERSION = STEPS[-1].version

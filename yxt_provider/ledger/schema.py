@@ -24,13 +24,18 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "ACCOUNT_KEY_LENGTH",
+    "APPROVAL_OUTCOMES",
     "BATCH_STATES",
     "CAMPAIGN_STATUSES",
     "EXCLUSION_REASONS",
     "FINAL_MESSAGE_STATUSES",
     "MESSAGE_STATUSES",
+    "QUESTION_STATES",
     "UTCDateTime",
     "account_pace",
+    "approval_approvers",
+    "approval_outcomes",
+    "approval_questions",
     "batches",
     "campaigns",
     "excluded_recipients",
@@ -43,6 +48,14 @@ __all__ = [
     "reply_handled",
     "schema_version",
 ]
+
+#: The states of an approval question: waiting for an answer, answered by SMS, or closed
+#: (answered in Airflow's UI, timed out, or superseded by the task's next try).
+QUESTION_STATES = ("open", "answered", "closed")
+#: What handling an SMS reply to approvals came to (``yxt_approval_outcomes.outcome``).
+APPROVAL_OUTCOMES = (
+    "answered", "not_an_approver", "no_match", "ambiguous", "unknown_code", "too_many", "closed",
+)  # fmt: skip
 
 #: The statuses of a campaign row.
 CAMPAIGN_STATUSES = ("planned", "sending", "sent", "failed")
@@ -334,4 +347,54 @@ account_pace = sa.Table(
     sa.Column("throttles", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_throttle_at", sa.Double, nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: ``yxt_approval_questions``: one row per try of a human-in-the-loop task that approvers may answer by SMS.
+approval_questions = sa.Table(
+    "yxt_approval_questions",
+    metadata,
+    # The task instance's id (Airflow's HITL detail is keyed by it) and try: a cleared task asks
+    # again, with a question of its own.
+    sa.Column("question_key", sa.String(64), primary_key=True),
+    sa.Column("ti_id", sa.String(36), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("map_index", sa.Integer, nullable=False),
+    sa.Column("try_number", sa.Integer, nullable=False),
+    # The short code in the text ("A"); unique among the open questions of each approver.
+    sa.Column("code", sa.String(8), nullable=False),
+    # The HITL request's options (JSON list), in the order the text numbers them.
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("multiple", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("asked_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    # Answered by SMS: the options chosen (JSON list) and the reply that chose them.
+    sa.Column("answer", sa.Text, nullable=True),
+    sa.Column("reply_key", sa.String(64), nullable=True),
+    sa.Index("ix_yxt_approval_questions_state", "state"),
+)
+
+#: ``yxt_approval_approvers``: who may answer each question (only these numbers can).
+approval_approvers = sa.Table(
+    "yxt_approval_approvers",
+    metadata,
+    sa.Column("question_key", sa.String(64), primary_key=True),
+    sa.Column("phone", sa.String(PHONE_LENGTH), primary_key=True),
+    # A reply is matched by its number: its open questions in one index probe.
+    sa.Index("ix_yxt_approval_approvers_phone", "phone"),
+)
+
+#: ``yxt_approval_outcomes``: what each reply that concerned an approval came to, with why.
+approval_outcomes = sa.Table(
+    "yxt_approval_outcomes",
+    metadata,
+    # One outcome per reply: the responder handles each reply once (Ledger.take_replies).
+    sa.Column("reply_key", sa.String(64), primary_key=True),
+    sa.Column("question_key", sa.String(64), nullable=True),
+    sa.Column("outcome", sa.String(24), nullable=False),
+    # Why, in words (never a phone number).
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
