@@ -10,7 +10,8 @@ watched by ``YxtRepliesTrigger`` in the triggerer) and answers the waiting reque
 Airflow's REST API, as the user of the ``yxt_airflow_api`` connection. Only the approvers'
 numbers can answer; the first answer wins, by SMS or in the UI.
 
-Uses ``yxt_default``, ``yxt_airflow_api`` (an ``http`` connection: the API server's URL, a user
+The approvers' numbers come from the Variable ``release_approvers`` (comma-separated). Uses
+``yxt_default``, ``yxt_airflow_api`` (an ``http`` connection: the API server's URL, a user
 with role ``user`` or more, its password) and the embedded SQLite ledger. If you already run
 ``dags/yxt_replies.py``, schedule the responder on ``Asset("yxt_replies")`` from there instead
 of a second watcher.
@@ -21,7 +22,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
+from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 from yxt_provider.operators.approvals import SmsApprovalResponderOperator, SmsHITLBranchOperator
 from yxt_provider.triggers.replies import YxtRepliesTrigger
@@ -35,9 +36,6 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     tags=["yxt", "example"],
-    params={
-        "approvers": Param("13800138000", type="string", description="Approvers' numbers, comma-separated")
-    },
 ):
 
     @task
@@ -55,7 +53,9 @@ with DAG(
         options_mapping={"发布": "publish", "推迟": "postpone"},
         defaults="推迟",
         response_timeout=timedelta(hours=4),
-        approvers="{{ params.approvers }}",
+        # From an Airflow Variable, which only admins set: not a run parameter, or whoever
+        # triggers a run could make their own number the approver.
+        approvers="{{ var.value.release_approvers }}",
         template_id=ALERT_TEMPLATE,
     )
     # [END howto_operator_sms_hitl_branch]

@@ -14,7 +14,9 @@ import copy
 from typing import Any
 
 __all__ = [
+    "APPROVALS_CONSUMER",
     "CONNECTION_TYPE",
+    "DEFAULT_AIRFLOW_API_CONN_ID",
     "DEFAULT_CONN_ID",
     "INTEGRATION_NAME",
     "YXT_CONN_FIELDS",
@@ -29,6 +31,10 @@ INTEGRATION_NAME = "YXT SMS"
 CONNECTION_TYPE = "yxt"
 #: The connection id hooks, operators and sensors use when none is given.
 DEFAULT_CONN_ID = "yxt_default"
+#: The ``http`` connection the SMS approval responder reaches Airflow's REST API through.
+DEFAULT_AIRFLOW_API_CONN_ID = "yxt_airflow_api"
+#: The reply consumer name of the SMS approval responder (``yxt_reply_handled.consumer``).
+APPROVALS_CONSUMER = "yxt_sms_approvals"
 HOOK_CLASS_NAME = "yxt_provider.hooks.yxt.YxtHook"
 # Keep in step with ``yxt_provider.__version__`` (not imported here to keep discovery import-free).
 VERSION = "0.1.0"

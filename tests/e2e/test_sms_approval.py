@@ -92,6 +92,8 @@ def real_airflow(tmp_path_factory: pytest.TempPathFactory, sandbox: SandboxServe
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,sms-bridge:user",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        # The example's approvers come from this Variable (only admins set Variables).
+        "AIRFLOW_VAR_RELEASE_APPROVERS": APPROVER,
         # The responder's connection: the API server it runs beside, as the user sms-bridge.
         "AIRFLOW_CONN_YXT_AIRFLOW_API": json.dumps(
             {"conn_type": "http", "host": "{base_url}", "login": "sms-bridge", "password": BRIDGE_PASSWORD}
@@ -202,7 +204,7 @@ def test_the_first_matching_sms_answer_wins(
     airflow = real_airflow
     responder = Responder(airflow, sandbox)
     _unpause(airflow, Responder.DAG_ID)
-    release = _trigger(airflow, "yxt_sms_approval", {"approvers": APPROVER})
+    release = _trigger(airflow, "yxt_sms_approval")
     in_ui = _trigger(airflow, "approval_in_ui")
     for dag_id, run_id, task_id in (
         ("yxt_sms_approval", release, "approve_release"),

@@ -51,14 +51,24 @@ def test_numbers_and_words_approve(text: str) -> None:
     assert read_answer(text, [APPROVAL]) == chose(APPROVAL, "Approve")
 
 
-@pytest.mark.parametrize("text", ["2", "拒绝", "不同意", "否", "驳回", "不", "不行", "no", "n"])
+@pytest.mark.parametrize("text", ["2", "拒绝", "不同意", "否", "驳回", "不", "不行", "no"])
 def test_numbers_and_words_reject(text: str) -> None:
     assert read_answer(text, [APPROVAL]) == chose(APPROVAL, "Reject")
 
 
 def test_the_word_lists_are_the_specified_ones() -> None:
     assert set(APPROVE_WORDS) == {"同意", "批准", "通过", "是", "好", "可以", "确认", "ok", "yes", "y"}
-    assert set(REJECT_WORDS) == {"拒绝", "不同意", "否", "驳回", "不", "不行", "no", "n"}
+    assert set(REJECT_WORDS) == {"拒绝", "不同意", "否", "驳回", "不", "不行", "no"}
+
+
+def test_no_answer_word_is_an_unsubscribe_keyword() -> None:
+    # "N" unsubscribes (the replies machinery puts the number on the opt-out list): it must not
+    # also reject, or refusing a request would opt the approver out of every campaign.
+    from yxt_provider.ledger.opt_out_keywords import DEFAULT_OPT_OUT_KEYWORDS
+
+    keywords = {word.casefold() for word in DEFAULT_OPT_OUT_KEYWORDS}
+    assert not keywords & {w.casefold() for w in (*APPROVE_WORDS, *REJECT_WORDS)}
+    assert reason(read_answer("N", [APPROVAL])) == UNKNOWN_ANSWER
 
 
 @pytest.mark.parametrize("text", ["不同意", "不 同意", "不同意。", "A不同意"])
@@ -77,7 +87,7 @@ def test_words_inside_longer_words_are_not_answers(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["APPROVE", "approve", "Approve", "OK", "Ok", "YES", "Y", "REJECT", "No", "N"]
+    "text", ["APPROVE", "approve", "Approve", "OK", "Ok", "YES", "Y", "REJECT", "No", "NO"]
 )
 def test_case_does_not_matter(text: str) -> None:
     expected = "Approve" if text.casefold() in {"approve", "ok", "yes", "y"} else "Reject"
@@ -162,7 +172,7 @@ def test_each_of_several_open_questions_is_answered_by_its_code(
     assert read_answer(text, [APPROVAL, RELEASE, CHECKS]) == chose(question, *options)
 
 
-@pytest.mark.parametrize("text", ["1", "同意", "ok", "no", "y", "n", "发布", "yes"])
+@pytest.mark.parametrize("text", ["1", "同意", "ok", "no", "y", "发布", "yes"])
 def test_a_bare_answer_with_several_open_questions_is_ambiguous(text: str) -> None:
     # 发布 is only one question's option, but without the code nothing shows it was meant for it.
     result = read_answer(text, [RELEASE, APPROVAL])
@@ -186,7 +196,7 @@ def test_an_unknown_code(text: str, code: str) -> None:
 
 
 def test_answer_words_are_not_read_as_codes() -> None:
-    for text in ("ok", "yes", "no", "y", "n"):
+    for text in ("ok", "yes", "no", "y"):
         assert isinstance(read_answer(text, [APPROVAL]), Answer), text
         assert reason(read_answer(text, [APPROVAL, RELEASE])) == AMBIGUOUS, text
 

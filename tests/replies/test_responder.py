@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from yxt_provider.client.models import Reply
 from yxt_provider.ledger import Ledger
 from yxt_provider.ledger.approval_store import ApprovalRequest, Question, ask, get_question, outcomes
 from yxt_provider.replies.approvals import next_code
-from yxt_provider.replies.responder import SMS_ANSWER_PARAM, HitlStatus, respond
+from yxt_provider.replies.responder import SMS_ANSWER_PARAM, HitlRefused, HitlStatus, respond
 
 APPROVER, OTHER_APPROVER, STRANGER = "13800000001", "13800000002", "13900000009"
 
@@ -61,16 +61,19 @@ def _ask(
     return ask(ledger.engine, request, next_code)
 
 
-def _replies(ledger: Ledger, *items: tuple[str, str]) -> None:
-    now = datetime.now(timezone.utc)
+def _replies(ledger: Ledger, *items: tuple[str, str], at: datetime | None = None) -> None:
+    when = at or datetime.now(timezone.utc)
     ledger.store_replies(
-        [Reply("1069000012345", text, now, number) for number, text in items], opt_out_keywords=None
+        [Reply("1069000012345", text, when, number) for number, text in items], opt_out_keywords=None
     )
 
 
 def _respond(ledger: Ledger, airflow: FakeAirflow, acks: list[tuple[str, str, str]] | None = None) -> Any:
     with ledger.take_replies("yxt_sms_approvals") as batch:
-        return respond(batch, airflow, (lambda *a: acks.append(a)) if acks is not None else None)
+        counts = respond(batch, airflow)
+    if acks is not None:
+        acks.extend(counts.acknowledgements)
+    return counts
 
 
 @pytest.fixture
@@ -189,3 +192,54 @@ def test_the_code_of_a_question_closed_meanwhile_is_too_late_not_unknown(ledger:
     assert _respond(ledger, airflow, acks).outcomes == {"closed": 1}
     assert still_open.question_key not in airflow.answered
     assert [hint for _, hint, _ in acks] == ["该审批已结束，您的回复未被采用。"]
+
+
+def test_a_refused_answer_is_recorded_and_the_batch_goes_on(ledger: Ledger) -> None:
+    refused = _ask(ledger, "ti-1")
+    fine = _ask(ledger, "ti-2", ("Approve", "Reject"), OTHER_APPROVER)
+
+    class Refuses(FakeAirflow):
+        def answer(self, q: Question, options: Sequence[str], params_input: Mapping[str, Any]) -> bool:
+            if q.question_key == refused.question_key:
+                raise HitlRefused("HTTP 403: the user may not answer; 13800000001 echoed")
+            return super().answer(q, options, params_input)
+
+    airflow = Refuses()
+    _replies(ledger, (APPROVER, "1"), (OTHER_APPROVER, "1"))
+    counts = _respond(ledger, airflow)
+    assert (counts.answered, counts.outcomes) == (1, {"refused": 1})
+    assert fine.question_key in airflow.answered
+    assert get_question(ledger.engine, refused.question_key).state == "closed"  # type: ignore[union-attr]
+
+
+def test_airflow_unreachable_rolls_the_batch_back_and_loses_nothing(ledger: Ledger) -> None:
+    question = _ask(ledger, "ti-1")
+
+    class Down(FakeAirflow):
+        def status(self, q: Question) -> HitlStatus:
+            raise ConnectionError("connection refused")
+
+    _replies(ledger, (APPROVER, "1"))
+    with pytest.raises(ConnectionError):
+        _respond(ledger, Down())
+    assert outcomes(ledger.engine) == []
+    airflow = FakeAirflow()
+    assert _respond(ledger, airflow).answered == 1  # handed out again once Airflow is back
+    assert airflow.answered[question.question_key][0] == ["Approve"]
+
+
+def test_a_reply_older_than_the_question_does_not_answer_it(ledger: Ledger) -> None:
+    first = _ask(ledger, "ti-1")
+    airflow = FakeAirflow()
+    airflow.answer_in_ui(first, ["Approve"])
+    assert _respond(ledger, airflow).outcomes == {}  # nothing to handle yet; first closes on the next reply
+    with ledger.engine.begin() as conn:
+        from yxt_provider.ledger.approval_store import close
+
+        close(conn, first.question_key)
+    second = _ask(ledger, "ti-2")  # the code A is free again
+    assert second.code == first.code
+    # "A1", received (by the gateway) before the second question was asked: meant for the first.
+    _replies(ledger, (APPROVER, f"{first.code}1"), at=second.asked_at - timedelta(minutes=10))
+    assert _respond(ledger, airflow).outcomes == {"closed": 1}
+    assert second.question_key not in airflow.answered

@@ -27,15 +27,21 @@ from urllib.parse import quote
 import requests
 from airflow.sdk import BaseHook
 
+from yxt_provider.client.numbers import mask_numbers_in_text
+from yxt_provider.get_provider_info import DEFAULT_AIRFLOW_API_CONN_ID
 from yxt_provider.ledger.approval_store import Question
-from yxt_provider.replies.responder import SMS_ANSWER_PARAM, HitlStatus
+from yxt_provider.replies.responder import SMS_ANSWER_PARAM, HitlRefused, HitlStatus
 
 __all__ = ["DEFAULT_AIRFLOW_API_CONN_ID", "AirflowApiError", "AirflowApiHook"]
 
-#: The connection the responder reaches Airflow's API through when none is given.
-DEFAULT_AIRFLOW_API_CONN_ID = "yxt_airflow_api"
-_WAITING_STATES = frozenset({"awaiting_input", "deferred"})
+# A task instance in one of these states can no longer take an answer. Any other (running:
+# the notifier texts before the task parks; awaiting_input; deferred on 3.1/3.2) still can:
+# Airflow keeps an answer given before the task parks and resumes it when it does.
+_FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"})
 _TIMEOUT = (5.0, 30.0)
+# The standard provider release whose HITL operators were tested to accept a form value they
+# did not ask for (the masked number of the SMS answer); before it, only the request's own fields.
+_EXTRA_FORM_VALUES_SINCE = (1, 21)
 
 
 class AirflowApiError(RuntimeError):
@@ -131,11 +137,16 @@ class AirflowApiHook(BaseHook):
             return HitlStatus(waiting=False)  # cleared, or no longer a HITL task
         self._raise_for(response, "read the HITL request of", question)
         detail = response.json()
-        state = (detail.get("task_instance") or {}).get("state")
+        ti = detail.get("task_instance") or {}
         params_input = detail.get("params_input") or {}
         by = (detail.get("responded_by_user") or {}).get("id")
+        # Airflow 3 gives every try a new id, and the request follows the task to its next try:
+        # a question asked by an earlier try is not answerable by this one's request.
+        same_try = str(ti.get("id", question.ti_id)) == question.ti_id
         return HitlStatus(
-            waiting=not detail.get("response_received") and state in _WAITING_STATES,
+            waiting=same_try
+            and not detail.get("response_received")
+            and ti.get("state") not in _FINISHED_STATES,
             params=detail.get("params") or {},
             answered_by_us=bool(detail.get("response_received"))
             and (SMS_ANSWER_PARAM in params_input or (by is not None and by == self._user_id())),
@@ -143,14 +154,20 @@ class AirflowApiHook(BaseHook):
         )
 
     def answer(self, question: Question, options: Sequence[str], params_input: Mapping[str, Any]) -> bool:
-        """Answer the request with ``options``; ``False`` when it was answered already (HTTP 409)."""
-        response = self._call(
-            "PATCH",
-            self._path(question),
-            json={"chosen_options": list(options), "params_input": dict(params_input)},
-        )
+        """Answer the request with ``options``; ``False`` when it was answered already (HTTP 409).
+
+        :raises HitlRefused: when Airflow refuses the answer itself (400, 403, 404, 422).
+        :raises AirflowApiError: when Airflow cannot take it now (5xx): the batch is tried again later.
+        """
+        values = dict(params_input)
+        if SMS_ANSWER_PARAM in values and not _extra_form_values_accepted():
+            del values[SMS_ANSWER_PARAM]
+        body = {"chosen_options": list(options), "params_input": values}
+        response = self._call("PATCH", self._path(question), json=body)
         if response.status_code == 409:
             return False
+        if response.status_code in (400, 403, 404, 422):
+            raise HitlRefused(self._describe(response, "answer the HITL request of", question))
         self._raise_for(response, "answer the HITL request of", question)
         return True
 
@@ -166,14 +183,25 @@ class AirflowApiHook(BaseHook):
         return str(claims.get("sub")) if isinstance(claims, dict) and claims.get("sub") is not None else None
 
     def _raise_for(self, response: requests.Response, what: str, question: Question) -> None:
-        if response.ok:
-            return
+        if not response.ok:
+            raise AirflowApiError(self._describe(response, what, question))
+
+    def _describe(self, response: requests.Response, what: str, question: Question) -> str:
         where = f"{question.dag_id}.{question.task_id} (run {question.run_id})"
         hint = {
             403: f"the user of connection {self.airflow_api_conn_id!r} may not answer HITL requests of this DAG",
             400: "Airflow refused the answer",
         }.get(response.status_code, "")
-        detail = response.text[:300]
-        raise AirflowApiError(
-            f"could not {what} {where}: HTTP {response.status_code}{'; ' + hint if hint else ''}: {detail}"
-        )
+        # Airflow's error bodies can echo what was sent (form values): no number in full.
+        detail = mask_numbers_in_text(response.text[:300])
+        return f"could not {what} {where}: HTTP {response.status_code}{'; ' + hint if hint else ''}: {detail}"
+
+
+def _extra_form_values_accepted() -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = tuple(int(part) for part in version("apache-airflow-providers-standard").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return False
+    return release >= _EXTRA_FORM_VALUES_SINCE

@@ -91,6 +91,7 @@ class Question:
     :param options: its options, in order.
     :param multiple: whether several options may be chosen.
     :param state: ``open``, ``answered`` (by SMS) or ``closed``.
+    :param asked_at: when it was asked (UTC): a reply received before cannot answer it.
     :param answer: the options an SMS chose, when answered by SMS.
     """
 
@@ -104,6 +105,7 @@ class Question:
     options: tuple[str, ...]
     multiple: bool
     state: str
+    asked_at: datetime
     answer: tuple[str, ...] | None = None
 
 
@@ -113,14 +115,16 @@ def _question(row: sa.Row[tuple[object, ...]]) -> Question:
         question_key=m["question_key"], ti_id=m["ti_id"], dag_id=m["dag_id"], run_id=m["run_id"],
         task_id=m["task_id"], map_index=int(m["map_index"]), code=m["code"],
         options=tuple(json.loads(m["options"])), multiple=bool(m["multiple"]), state=m["state"],
-        answer=None if m["answer"] is None else tuple(json.loads(m["answer"])),
+        asked_at=m["asked_at"], answer=None if m["answer"] is None else tuple(json.loads(m["answer"])),
     )  # fmt: skip
 
 
 def ask(engine: Engine, request: ApprovalRequest, next_code: Callable[[Collection[str]], str]) -> Question:
     """Record the question (once: asking again returns the first one) and give it its code.
 
-    The task's earlier tries' questions close: only the current try can be answered.
+    The task instance's earlier tries' questions close: only the current try can be answered.
+    (Airflow 3 gives every try of a task instance a new id, so they are found by dag, run,
+    task and map index.)
 
     :param engine: the ledger's engine.
     :param request: what to ask whom.
@@ -140,9 +144,12 @@ def ask(engine: Engine, request: ApprovalRequest, next_code: Callable[[Collectio
             return _question(existing)
         conn.execute(
             sa.update(schema.approval_questions)
-            .where(_q.ti_id == request.ti_id, _q.state == "open")
+            .where(
+                _q.dag_id == request.dag_id, _q.run_id == request.run_id, _q.task_id == request.task_id,
+                _q.map_index == request.map_index, _q.state == "open",
+            )
             .values(state="closed", closed_at=now)
-        )
+        )  # fmt: skip
         in_use = set(
             conn.execute(
                 sa.select(_q.code)

@@ -54,7 +54,7 @@ __all__ = [
 QUESTION_STATES = ("open", "answered", "closed")
 #: What handling an SMS reply to approvals came to (``yxt_approval_outcomes.outcome``).
 APPROVAL_OUTCOMES = (
-    "answered", "not_an_approver", "no_match", "ambiguous", "unknown_code", "too_many", "closed",
+    "answered", "not_an_approver", "no_match", "ambiguous", "unknown_code", "too_many", "closed", "refused",
 )  # fmt: skip
 
 #: The statuses of a campaign row.

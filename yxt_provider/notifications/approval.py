@@ -93,6 +93,7 @@ class YxtSmsApprovalNotifier(BaseNotifier):
             hook.close()
 
     def _ask(self, hook: YxtHook, context: Context) -> None:
+        from yxt_provider.campaign.planning import check_content
         from yxt_provider.campaign.recipients import clean_recipients, iter_recipients
         from yxt_provider.campaign.serials import serial_for_batch
         from yxt_provider.client.errors import YxtDuplicateSerialError
@@ -125,6 +126,7 @@ class YxtSmsApprovalNotifier(BaseNotifier):
         question = ask(ledger.engine, request, next_code)
         text = approval_text(str(getattr(task, "subject", "")), question.code, question.options,
                              multiple=question.multiple)  # fmt: skip
+        check_content(text)
         serial = serial_for_batch(f"approval\x1f{question.question_key}", 0, ledger.identity)
         try:
             refused = hook.send(numbers, text, self.template_id, serial).refused

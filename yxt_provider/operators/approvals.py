@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLBranchOperator, HITLOperator
 from airflow.sdk import BaseOperator
 
-from yxt_provider.get_provider_info import DEFAULT_CONN_ID
+from yxt_provider.get_provider_info import APPROVALS_CONSUMER, DEFAULT_AIRFLOW_API_CONN_ID, DEFAULT_CONN_ID
 from yxt_provider.hooks.ledger import LedgerUserMixin
 from yxt_provider.notifications.approval import YxtSmsApprovalNotifier
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = [
+    "REPLIES_PER_BATCH",
     "SmsApprovalMixin",
     "SmsApprovalOperator",
     "SmsApprovalResponderOperator",
@@ -32,10 +33,9 @@ __all__ = [
     "SmsHITLOperator",
 ]
 
-_DEFAULT_AIRFLOW_API_CONN_ID = (
-    "yxt_airflow_api"  # hooks.airflow_api.DEFAULT_AIRFLOW_API_CONN_ID (not imported: requests)
-)
-_DEFAULT_CONSUMER = "yxt_sms_approvals"  # replies.responder.DEFAULT_CONSUMER
+#: Replies the responder handles per transaction: Airflow is asked about each inside it, and on
+#: SQLite that transaction holds the database's write lock.
+REPLIES_PER_BATCH = 25
 
 
 class SmsApprovalMixin:
@@ -66,7 +66,13 @@ class SmsApprovalMixin:
         given = kwargs.pop("notifiers", None)
         given = [given] if given is not None and not isinstance(given, (list, tuple)) else list(given or [])
         super().__init__(notifiers=[*given, notifier], **kwargs)  # type: ignore[call-arg]
-        self.approvers = approvers
+        # An SMS cannot fill a form: its answer sends the fields' defaults, so each needs one.
+        params: Any = getattr(self, "params", None) or {}  # a ParamsDict (HITLOperator makes one)
+        if missing := [name for name in params if not params.get_param(name).has_value]:
+            raise ValueError(
+                f"{type(self).__name__} {kwargs.get('task_id')!r}: an SMS answer cannot fill the form fields "
+                f"{missing}; give each a default (Param(default, ...)) or answer in the UI only"
+            )
 
 
 class SmsApprovalOperator(SmsApprovalMixin, ApprovalOperator):
@@ -85,7 +91,8 @@ class SmsHITLOperator(SmsApprovalMixin, HITLOperator):
     """``HITLOperator`` answerable by SMS: each option numbered, ``回复 A1 发布，A2 回滚``.
 
     Takes :class:`SmsApprovalMixin`'s arguments and every argument of Airflow's ``HITLOperator``.
-    An SMS cannot fill a form: a request with ``params`` gets their defaults.
+    An SMS cannot fill a form: a request with ``params`` gets their defaults, so each needs one
+    (refused when the DAG is parsed otherwise).
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -127,12 +134,12 @@ class SmsApprovalResponderOperator(LedgerUserMixin, BaseOperator):
     def __init__(
         self,
         *,
-        airflow_api_conn_id: str = _DEFAULT_AIRFLOW_API_CONN_ID,
+        airflow_api_conn_id: str = DEFAULT_AIRFLOW_API_CONN_ID,
         ledger_conn_id: str | None = None,
         yxt_conn_id: str = DEFAULT_CONN_ID,
         acknowledge: bool = False,
         template_id: str | None = None,
-        consumer: str = _DEFAULT_CONSUMER,
+        consumer: str = APPROVALS_CONSUMER,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -146,7 +153,7 @@ class SmsApprovalResponderOperator(LedgerUserMixin, BaseOperator):
         self.consumer = consumer
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Handle every reply not handled yet, in batches of 500."""
+        """Handle every reply not handled yet, a few per transaction; acknowledge once each has committed."""
         from yxt_provider.hooks.airflow_api import AirflowApiHook
         from yxt_provider.replies.responder import ResponderCounts, respond
 
@@ -154,14 +161,16 @@ class SmsApprovalResponderOperator(LedgerUserMixin, BaseOperator):
         acknowledge = self._acknowledger() if self.acknowledge else None
         total = ResponderCounts()
         while True:
-            with self.ledger.take_replies(self.consumer) as batch:
-                counts = respond(batch, airflow, acknowledge)
+            with self.ledger.take_replies(self.consumer, limit=REPLIES_PER_BATCH) as batch:
+                counts = respond(batch, airflow)
                 taken = len(batch.replies)
-            total.answered += counts.answered
-            total.unrelated += counts.unrelated
-            for outcome, n in counts.outcomes.items():
-                total.outcomes[outcome] = total.outcomes.get(outcome, 0) + n
-            if taken < 500:
+            # After the commit: a batch rolled back and handled again never sends a text twice
+            # (and each text's serial is its reply's, so a repeat is refused by the gateway).
+            if acknowledge is not None:
+                for number, hint, reply_key in counts.acknowledgements:
+                    acknowledge(number, hint, reply_key)
+            total.add(counts)
+            if taken < REPLIES_PER_BATCH:
                 break
         self.log.info(
             "Approvals by SMS: %d answered, others %s, %d replies about something else",
@@ -180,13 +189,9 @@ class SmsApprovalResponderOperator(LedgerUserMixin, BaseOperator):
 
         def acknowledge(number: str, hint: str, reply_key: str) -> None:
             # One text per reply, whatever happens: the serial is the reply's.
+            serial = serial_for_batch(f"ack\x1f{reply_key}", 0, identity)
             try:
-                hook.send(
-                    [number],
-                    f"【Airflow】{hint}",
-                    template_id,
-                    serial_for_batch(f"ack\x1f{reply_key}", 0, identity),
-                )
+                hook.send([number], f"【Airflow】{hint}", template_id, serial)
             except YxtDuplicateSerialError:
                 pass
             except Exception as exc:  # an unsent acknowledgement must not undo the handling

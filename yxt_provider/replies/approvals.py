@@ -31,9 +31,9 @@ Rules beyond the plain spec, chosen for the approver's sake:
   (``A 和 B``), and the fewest-token reading wins (``x x`` is the option ``x x`` if one exists).
 * The same option twice is one option (``1 1``, ``A1 同意``), not :data:`TOO_MANY`.
 * ``multiple=True`` with a single option gets no "可多选" example: there is nothing to combine.
-* Only the listed words count: ``好的`` and Chinese numerals (``一``) are not answers. ``N``
-  is a reject word here, and also one of the default opt-out keywords: the caller decides which
-  check runs first.
+* Only the listed words count: ``好的`` and Chinese numerals (``一``) are not answers. No word
+  is an unsubscribe keyword too (``N``, ``T``, ``TD``, ``R``, 退订, 取消): a reply of ``N`` opts
+  the number out of campaigns and answers nothing.
 * Two open questions sharing a code is the caller's bug and raises; codes outside
   :data:`CODE_ALPHABET` are refused when an :class:`OpenQuestion` is made.
 * Hints never repeat the reply and mask any phone number an option text could carry.
@@ -83,8 +83,9 @@ TOO_MANY = "too_many"
 
 #: Words read as the option ``Approve`` when a question has it (Airflow's ApprovalOperator).
 APPROVE_WORDS: tuple[str, ...] = ("同意", "批准", "通过", "是", "好", "可以", "确认", "ok", "yes", "y")
-#: Words read as the option ``Reject`` when a question has it.
-REJECT_WORDS: tuple[str, ...] = ("拒绝", "不同意", "否", "驳回", "不", "不行", "no", "n")
+#: Words read as the option ``Reject`` when a question has it. Not ``N``: it is an unsubscribe
+#: keyword (``DEFAULT_OPT_OUT_KEYWORDS``), and a refusal must not opt an approver out of every campaign.
+REJECT_WORDS: tuple[str, ...] = ("拒绝", "不同意", "否", "驳回", "不", "不行", "no")
 
 # How the approve/reject options are shown in the SMS: the words approvers would type anyway.
 _SHOWN_AS = {"approve": "同意", "reject": "拒绝"}

@@ -5,37 +5,49 @@ ledger stored them:
 
 1. the replying number's open questions are checked against Airflow first: one answered in
    the UI meanwhile, timed out (Airflow applied its default), or gone (the task was cleared,
-   failed) closes, so a later SMS can no longer change it;
+   failed, or retried under a new id) closes, so a later SMS can no longer change it; and a
+   question asked after the reply was received cannot be what the reply answers;
 2. the text is read against what is left (:func:`~yxt_provider.replies.approvals.read_answer`:
    codes, several questions per number, full-width digits, 同意/拒绝);
 3. a match claims its question in the ledger (``open`` → ``answered``, compare-and-set) and
    answers it through Airflow's REST API, exactly as the UI would; the task resumes.
 
 Everything else changes nothing: a reply from a number that is no approver, an answer that
-matches no option, a reply to a closed question. Each such reply that concerned an approval
-is recorded with its outcome and, when ``acknowledge`` is given, answered with a short text
-saying why (off by default: replies cost money). A stranger is never answered.
+matches no option, a reply to a closed question, an answer Airflow refuses. Each such reply
+that concerned an approval is recorded with its outcome and, when the caller sends them,
+answered with a short text saying why (``ResponderCounts.acknowledgements``, sent after
+the batch commits; off by default: replies cost money). A stranger is never answered.
 
 The outcome, the question's state and the reply's "handled" mark commit in the batch's one
-transaction: a crash before the commit hands the reply out again, and answering it again
-finds the request already answered *by this responder*, which counts as answered.
+transaction. If Airflow cannot be reached, the error rolls the batch back and the replies
+are handed out again: answering again finds the request already answered *by this
+responder* with the same options, which counts as answered once. An answer Airflow refuses
+(HTTP 400, 403) is recorded as ``refused`` and the batch goes on, so one bad request never
+blocks the replies behind it. Keep batches small: on SQLite the transaction holds the
+database's write lock while Airflow is asked.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
-from yxt_provider.client.numbers import mask_number
+from sqlalchemy.engine import Connection
+
+from yxt_provider.client.numbers import mask_number, mask_numbers_in_text
 from yxt_provider.ledger import approval_store
 from yxt_provider.ledger.approval_store import Question
-from yxt_provider.replies.approvals import UNKNOWN_CODE, Answer, NoMatch, OpenQuestion, next_code, read_answer
+from yxt_provider.replies import approvals
+from yxt_provider.replies.approvals import Answer, NoMatch, OpenQuestion, read_answer
 
 __all__ = [
-    "DEFAULT_CONSUMER",
+    "CLOCK_SLACK",
+    "SMS_ANSWER_PARAM",
     "HitlApi",
+    "HitlRefused",
     "HitlStatus",
     "ResponderCounts",
     "respond",
@@ -43,19 +55,28 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The reply consumer name the responder takes replies as (``yxt_reply_handled.consumer``).
-DEFAULT_CONSUMER = "yxt_sms_approvals"
-#: The HITL parameter that shows, in Airflow's UI, which number answered by SMS and when.
+#: The HITL form value that shows, in Airflow's UI, which number answered by SMS and when.
 SMS_ANSWER_PARAM = "sms_answer"
+#: How far the gateway's clock may be behind the ledger's: a reply received more than this
+#: before a question was asked cannot answer it (a late "A1" for a closed question A is not
+#: an answer to the next question that got the code A).
+CLOCK_SLACK = timedelta(minutes=2)
 
 _CLOSED_HINT = "该审批已结束，您的回复未被采用。"
+_NO_MATCH_OUTCOMES = {
+    approvals.NO_OPEN_QUESTION: "closed",
+    approvals.AMBIGUOUS: "ambiguous",
+    approvals.UNKNOWN_CODE: "unknown_code",
+    approvals.UNKNOWN_ANSWER: "no_match",
+    approvals.TOO_MANY: "too_many",
+}
 
 
 @dataclass(frozen=True)
 class HitlStatus:
     """A HITL request as Airflow has it.
 
-    :param waiting: the task still waits for an answer (no response, task awaiting input or deferred).
+    :param waiting: it can still be answered (no response yet, the task not finished, the same try).
     :param params: the request's form fields (``{name: {"value": ...}}``); empty for most approvals.
     :param answered_by_us: already answered through this responder's Airflow user.
     :param chosen: the options chosen, once answered.
@@ -67,6 +88,10 @@ class HitlStatus:
     chosen: tuple[str, ...] | None = None
 
 
+class HitlRefused(Exception):
+    """Airflow refused this answer for good (HTTP 400, 403): asking again would be refused again."""
+
+
 class HitlApi(Protocol):
     """Airflow's side of a question, as the responder needs it (the REST API; a fake in tests)."""
 
@@ -75,26 +100,27 @@ class HitlApi(Protocol):
         ...
 
     def answer(self, question: Question, options: Sequence[str], params_input: Mapping[str, Any]) -> bool:
-        """Answer the request; ``False`` when it was answered already (Airflow answers 409)."""
+        """Answer the request; ``False`` when it was answered already (HTTP 409).
+
+        :raises HitlRefused: when Airflow refuses the answer itself.
+        """
         ...
-
-
-Acknowledge = Callable[[str, str, str], None]
-"""``(number, text, reply_key)``: send a short text back to an approver (exactly once per reply)."""
 
 
 @dataclass
 class ResponderCounts:
-    """What one run of the responder did.
+    """What one batch of the responder did.
 
     :param answered: requests answered by SMS.
     :param outcomes: every other recorded outcome, counted.
     :param unrelated: replies that concerned no approval (left to other consumers).
+    :param acknowledgements: ``(number, text, reply_key)`` to send once the batch has committed.
     """
 
     answered: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     unrelated: int = 0
+    acknowledgements: list[tuple[str, str, str]] = field(default_factory=list)
 
     def count(self, outcome: str) -> None:
         """Count one outcome."""
@@ -103,97 +129,128 @@ class ResponderCounts:
         else:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
+    def add(self, other: ResponderCounts) -> None:
+        """Add another batch's counts (its acknowledgements are the caller's, already sent)."""
+        self.answered += other.answered
+        self.unrelated += other.unrelated
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
 
-def respond(batch: Any, airflow: HitlApi, acknowledge: Acknowledge | None = None) -> ResponderCounts:
+
+@dataclass(frozen=True)
+class _Outcome:
+    outcome: str | None  # None: the reply concerned no approval
+    question_key: str | None = None
+    detail: str | None = None
+    hint: str | None = None
+
+
+_UNRELATED = _Outcome(None)
+
+
+def respond(batch: Any, airflow: HitlApi) -> ResponderCounts:
     """Handle a batch of replies (a :class:`~yxt_provider.ledger.reply_store.ReplyBatch`).
 
     :param batch: the replies and the transaction to record in.
     :param airflow: Airflow's side.
-    :param acknowledge: send a text to an approver whose reply changed nothing (``None``: never).
+    :returns: the counts, with the acknowledgements to send after the batch commits.
     """
     counts = ResponderCounts()
-    conn = batch.connection
+    conn: Connection = batch.connection
     for reply in batch.replies:
-        outcome, question_key, detail, hint = _handle(conn, reply, airflow)
-        if outcome is None:
+        result = _handle(conn, reply, airflow)
+        if result.outcome is None:
             counts.unrelated += 1
             continue
-        approval_store.record_outcome(conn, reply.reply_key, outcome, question_key, detail)
-        counts.count(outcome)
+        approval_store.record_outcome(
+            conn, reply.reply_key, result.outcome, result.question_key, result.detail
+        )
+        counts.count(result.outcome)
         log.info(
-            "SMS reply from %s: %s%s", mask_number(reply.user_number), outcome,
-            f" ({detail})" if detail else "",
+            "SMS reply from %s: %s%s", mask_number(reply.user_number), result.outcome,
+            f" ({result.detail})" if result.detail else "",
         )  # fmt: skip
-        if hint and acknowledge is not None:
-            acknowledge(reply.user_number, hint, reply.reply_key)
+        if result.hint:
+            counts.acknowledgements.append((reply.user_number, result.hint, reply.reply_key))
     return counts
 
 
-def _handle(conn: Any, reply: Any, airflow: HitlApi) -> tuple[str | None, str | None, str | None, str | None]:
-    """``(outcome, question_key, detail, hint)`` of one reply; outcome ``None``: not about approvals."""
+def _handle(conn: Connection, reply: Any, airflow: HitlApi) -> _Outcome:
+    """What one reply comes to."""
     phone = reply.user_number
     live: dict[str, tuple[Question, HitlStatus]] = {}
     for question in approval_store.open_questions(conn, phone):
+        if question.asked_at > reply.reply_time + CLOCK_SLACK:
+            continue  # asked after this reply: whatever it answers, not this
         status = airflow.status(question)
         if status.waiting or status.answered_by_us:
-            # Answered by us but open in the ledger: a run that answered died before its commit.
+            # Answered by us but open in the ledger: a batch that answered was rolled back.
             live[question.question_key] = (question, status)
-        else:  # answered in the UI, timed out, cleared: no SMS may change it now
+        else:  # answered in the UI, timed out, cleared, retried: no SMS may change it now
             approval_store.close(conn, question.question_key)
     if not live:
-        if approval_store.is_approver(conn, phone):
-            return "closed", None, "no open question for this number", _CLOSED_HINT
-        # A stranger naming an open question by its code: recorded, never answered, changes
-        # nothing. A bare "1" from a stranger is left alone: it may answer something else.
-        named = next((q for q in approval_store.open_questions(conn) if _names(reply.content, q)), None)
-        if named is not None:
-            return "not_an_approver", named.question_key, "the number is no approver of this question", None
-        return None, None, None, None
+        return _too_late(conn, reply) or _stranger(conn, reply)
     result = read_answer(reply.content, [_open(q) for q, _ in live.values()])
     if isinstance(result, NoMatch):
-        if result.reason == UNKNOWN_CODE:
-            # The code of a question that has closed (answered in the UI, timed out): too late.
-            late = next(
-                (q for q in approval_store.closed_questions(conn, phone) if _names(reply.content, q)), None
-            )
-            if late is not None:
-                return "closed", late.question_key, "the question has closed", _CLOSED_HINT
-        return _NO_MATCH_OUTCOMES.get(result.reason, "no_match"), None, result.reason, result.hint
+        if result.reason == approvals.UNKNOWN_CODE and (late := _too_late(conn, reply)):
+            return late
+        return _Outcome(_NO_MATCH_OUTCOMES.get(result.reason, "no_match"), None, result.reason, result.hint)
     question, status = live[result.question_key]
+    chose = f"chose {mask_numbers_in_text(', '.join(result.options))}"
     if not approval_store.claim(conn, question.question_key, result.options, reply.reply_key):
-        return "closed", question.question_key, "answered meanwhile", _CLOSED_HINT
+        return _Outcome("closed", question.question_key, "answered meanwhile", _CLOSED_HINT)
     if status.answered_by_us:
-        if tuple(status.chosen or ()) == tuple(result.options):
-            # This reply's answer reached Airflow before a lost commit: the ledger says so now too.
-            return (
-                "answered",
-                question.question_key,
-                f"chose {', '.join(result.options)} (recorded again)",
-                None,
-            )
+        return _ours_already(conn, question, status, result, chose)
+    if missing := [name for name, spec in status.params.items() if _value(spec) is None]:
         approval_store.unclaim(conn, question.question_key)
-        return "closed", question.question_key, "answered by an earlier reply", _CLOSED_HINT
-    params_input = _params_input(status.params, phone, question, reply)
-    if airflow.answer(question, result.options, params_input) or airflow.status(question).answered_by_us:
-        return "answered", question.question_key, f"chose {', '.join(result.options)}", None
-    # Answered in the UI between our check and our answer: the UI's answer stands.
+        return _Outcome(
+            "refused", question.question_key, f"form fields without a default: {', '.join(missing)}"
+        )
+    try:
+        accepted = airflow.answer(
+            question, result.options, _params_input(status.params, phone, question, reply)
+        )
+    except HitlRefused as exc:
+        approval_store.unclaim(conn, question.question_key)
+        return _Outcome("refused", question.question_key, mask_numbers_in_text(str(exc))[:500])
+    if accepted:
+        return _Outcome("answered", question.question_key, chose)
+    # Airflow had an answer already (HTTP 409): ours from a rolled-back batch, or the UI's.
+    return _ours_already(conn, question, airflow.status(question), result, chose)
+
+
+def _ours_already(
+    conn: Connection, question: Question, status: HitlStatus, result: Answer, chose: str
+) -> _Outcome:
+    """A request Airflow already has an answer for: this reply's (counted once), or another's (it stands)."""
+    if status.answered_by_us and tuple(status.chosen or ()) == tuple(result.options):
+        return _Outcome("answered", question.question_key, f"{chose} (already in Airflow)")
     approval_store.unclaim(conn, question.question_key)
-    return "closed", question.question_key, "answered in Airflow first", _CLOSED_HINT
+    return _Outcome("closed", question.question_key, "answered first elsewhere", _CLOSED_HINT)
 
 
-_NO_MATCH_OUTCOMES = {
-    "no_open_question": "closed",
-    "ambiguous": "ambiguous",
-    "unknown_code": "unknown_code",
-    "unknown_answer": "no_match",
-    "too_many": "too_many",
-}
+def _too_late(conn: Connection, reply: Any) -> _Outcome | None:
+    """An answer to a question of this number that has closed: recorded as too late; else ``None``."""
+    for question in approval_store.closed_questions(conn, reply.user_number):
+        if isinstance(read_answer(reply.content, [_open(question)]), Answer):
+            return _Outcome("closed", question.question_key, "the question has closed", _CLOSED_HINT)
+    return None
+
+
+def _stranger(conn: Connection, reply: Any) -> _Outcome:
+    """A stranger naming an open question by its code: recorded, never answered. A bare "1" is left alone."""
+    for question in approval_store.open_questions(conn):
+        if _names(reply.content, question):
+            return _Outcome(
+                "not_an_approver", question.question_key, "the number is no approver of this question"
+            )
+    return _UNRELATED
 
 
 def _names(text: str, question: Question) -> bool:
     """Whether ``text`` answers ``question`` by its code (a bare answer does not name it)."""
     # Beside a second open question a bare answer is ambiguous, so only a coded one reads.
-    other = OpenQuestion(key="\x00other", code=next_code([question.code]), options=question.options)
+    other = OpenQuestion(key="\x00other", code=approvals.next_code([question.code]), options=question.options)
     return isinstance(read_answer(text, [_open(question), other]), Answer)
 
 
@@ -201,6 +258,10 @@ def _open(question: Question) -> OpenQuestion:
     return OpenQuestion(
         key=question.question_key, code=question.code, options=question.options, multiple=question.multiple
     )
+
+
+def _value(spec: Any) -> Any:
+    return spec.get("value") if isinstance(spec, Mapping) else spec
 
 
 def _params_input(params: Mapping[str, Any], phone: str, question: Question, reply: Any) -> dict[str, Any]:
@@ -211,8 +272,6 @@ def _params_input(params: Mapping[str, Any], phone: str, question: Question, rep
     others) with their defaults: an SMS cannot fill a form.
     """
     if params:
-        return {
-            name: (spec.get("value") if isinstance(spec, Mapping) else spec) for name, spec in params.items()
-        }
+        return {name: _value(spec) for name, spec in params.items()}
     when = reply.reply_time.strftime("%Y-%m-%d %H:%M:%S UTC")
     return {SMS_ANSWER_PARAM: f"{mask_number(phone)} · {question.code} · {when}"}
