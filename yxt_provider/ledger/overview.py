@@ -337,18 +337,18 @@ def _summaries(
     ids = [row.campaign_id for row in rows]
     reports = reports if reports is not None else delivery_reports(conn, ids)
     opt_outs = _opt_outs_by_campaign(conn, ids)
-    return [
-        CampaignSummary(
-            campaign_id=row.campaign_id, dag_id=row.dag_id, run_id=row.run_id, task_id=row.task_id,
-            map_index=int(row.map_index), created_at=row.created_at, status=row.status,
-            recipients=reports[row.campaign_id].total, sent=reports[row.campaign_id].sent,
-            delivered=reports[row.campaign_id].delivered,
-            failed=reports[row.campaign_id].failed, refused=reports[row.campaign_id].refused,
-            pending=reports[row.campaign_id].pending, not_sent=reports[row.campaign_id].not_sent,
-            replies=reports[row.campaign_id].replies, opt_outs=opt_outs.get(row.campaign_id, 0),
-        )
-        for row in rows
-    ]  # fmt: skip
+    return [_summary(row, reports[row.campaign_id], opt_outs.get(row.campaign_id, 0)) for row in rows]
+
+
+def _summary(row: Any, report: DeliveryReport, opt_outs: int) -> CampaignSummary:
+    """A campaign's line: its row's identity, its report's counts."""
+    return CampaignSummary(
+        campaign_id=row.campaign_id, dag_id=row.dag_id, run_id=row.run_id, task_id=row.task_id,
+        map_index=int(row.map_index), created_at=row.created_at, status=row.status,
+        recipients=report.total, sent=report.sent, delivered=report.delivered, failed=report.failed,
+        refused=report.refused, pending=report.pending, not_sent=report.not_sent, replies=report.replies,
+        opt_outs=opt_outs,
+    )  # fmt: skip
 
 
 def _opt_outs_by_campaign(conn: sa.Connection, ids: list[str]) -> dict[str, int]:

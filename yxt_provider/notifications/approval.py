@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseNotifier
 
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
+from yxt_provider.notifications._recipients import numbers_to_text
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -94,7 +95,6 @@ class YxtSmsApprovalNotifier(BaseNotifier):
 
     def _ask(self, hook: YxtHook, context: Context) -> None:
         from yxt_provider.campaign.planning import check_content
-        from yxt_provider.campaign.recipients import clean_recipients, iter_recipients
         from yxt_provider.campaign.serials import serial_for_batch
         from yxt_provider.client.errors import YxtDuplicateSerialError
         from yxt_provider.hooks.ledger import open_ledger
@@ -109,14 +109,9 @@ class YxtSmsApprovalNotifier(BaseNotifier):
                 f"{type(task).__name__} has no options: YxtSmsApprovalNotifier belongs to a "
                 "human-in-the-loop operator's notifiers (HITLOperator, ApprovalOperator, HITLBranchOperator)"
             )
-        clean = clean_recipients(iter_recipients(self.approvers))
-        if clean.invalid:
-            self.log.warning(
-                "Approval SMS: %d invalid numbers skipped, e.g. %s", clean.invalid, clean.invalid_samples
-            )
-        numbers = list(clean.valid)
-        if not numbers:
-            raise ValueError("no valid approver number; check the approvers")
+        numbers = numbers_to_text(
+            self.approvers, self.log, "Approval SMS", "no valid approver number; check the approvers"
+        )
         ledger = open_ledger(self.ledger_conn_id)
         request = ApprovalRequest(
             ti_id=str(ti.id), dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,

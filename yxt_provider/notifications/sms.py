@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseNotifier
 
 from yxt_provider.get_provider_info import DEFAULT_CONN_ID
+from yxt_provider.notifications._recipients import numbers_to_text
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -123,7 +124,6 @@ class YxtSmsNotifier(BaseNotifier):
         from yxt_provider.alerting.event import AlertEvent
         from yxt_provider.alerting.text import default_text
         from yxt_provider.campaign.planning import check_content
-        from yxt_provider.campaign.recipients import clean_recipients, iter_recipients
         from yxt_provider.client.errors import YxtDuplicateSerialError
         from yxt_provider.client.protocol import MAX_NUMBERS_PER_REQUEST
 
@@ -133,14 +133,12 @@ class YxtSmsNotifier(BaseNotifier):
                 "No SMS for %s try %s: a retry follows (final_failure_only)", event.task_id, event.try_number
             )
             return
-        clean = clean_recipients(iter_recipients(self.recipients))
-        if clean.invalid:
-            self.log.warning(
-                "Alert SMS: %d invalid numbers skipped, e.g. %s", clean.invalid, clean.invalid_samples
-            )
-        numbers = list(clean.valid)
-        if not numbers:
-            raise ValueError("no valid recipient number; check the notifier's recipients")
+        numbers = numbers_to_text(
+            self.recipients,
+            self.log,
+            "Alert SMS",
+            "no valid recipient number; check the notifier's recipients",
+        )
         text = self.text or default_text(event, log_url=self.include_log_url)
         check_content(text)
         key = self._deployment_key()
