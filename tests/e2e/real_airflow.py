@@ -220,6 +220,51 @@ class RealAirflow:
         response.raise_for_status()
         return response.json()
 
+    def token(self, user: str, password: str) -> str | None:
+        """A JWT for ``user`` from ``POST /auth/token`` (SimpleAuthManager with passwords), or ``None``."""
+        response = requests.post(
+            f"{self.base_url}/auth/token", json={"username": user, "password": password}, timeout=10
+        )
+        return response.json()["access_token"] if response.status_code == 201 else None
+
+    def log_in(self, user: str, password: str) -> None:
+        """Send every later REST call as ``user`` (for components started without "all admins")."""
+        token = self.wait_for(f"a token for {user}", lambda: self.token(user, password))
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def parsed(self, dag_id: str) -> bool:
+        """Whether the DAG is parsed; a DAG file that does not import fails the test at once."""
+        errors = self.get("/importErrors")["import_errors"]
+        if errors:
+            self.fail("DAG files do not import:\n" + "\n".join(e["stack_trace"][-600:] for e in errors))
+        return bool(self.api("GET", f"/dags/{dag_id}").ok)
+
+    def unpause(self, dag_id: str) -> None:
+        """Unpause the DAG once it is parsed."""
+        self.wait_for(f"{dag_id} parsed", lambda: self.parsed(dag_id))
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Unpause the DAG and start a run (no logical date); returns its run id."""
+        self.unpause(dag_id)
+        response = self.api(
+            "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": dict(conf or {})}
+        )
+        response.raise_for_status()
+        return str(response.json()["dag_run_id"])
+
+    def wait_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """The run once finished; the test fails unless it succeeded."""
+        run = self.wait_for(
+            f"{dag_id} {run_id} finished",
+            lambda: (
+                (r := self.get(f"/dags/{dag_id}/dagRuns/{run_id}"))["state"] in ("success", "failed") and r
+            ),
+        )
+        if run["state"] != "success":
+            self.fail(f"{dag_id} run {run_id} ended {run['state']}")
+        return dict(run)
+
     def healthy(self) -> bool:
         health = self.get("/monitor/health")
         components = ("metadatabase", "scheduler", "triggerer", "dag_processor")

@@ -104,41 +104,16 @@ def real_airflow(tmp_path_factory: pytest.TempPathFactory, sandbox: SandboxServe
         sandbox_connection_json(sandbox), OVERALL_TIMEOUT, env,
     ) as components:  # fmt: skip
         components.wait_for("healthy components", components.healthy)
-        token = components.wait_for("a token", lambda: _token(components))
-        components.session.headers["Authorization"] = f"Bearer {token}"
-        _run(components, DAG_ID, {"recipients": RECIPIENTS, "report_csv": ""})
+        components.log_in("admin", PASSWORD)
+        components.wait_run(DAG_ID, components.trigger(DAG_ID, {"recipients": RECIPIENTS, "report_csv": ""}))
         for number, text in REPLIES:
             requests.post(
                 f"{sandbox.base_url}/_sandbox/replies",
                 json={"callMdn": "106900001", "content": text, "userNumber": number},
                 timeout=5,
             ).raise_for_status()
-        _run(components, "fetch_replies", {})
+        components.wait_run("fetch_replies", components.trigger("fetch_replies"))
         yield components
-
-
-def _token(airflow: RealAirflow) -> str | None:
-    response = requests.post(
-        f"{airflow.base_url}/auth/token", json={"username": "admin", "password": PASSWORD}, timeout=10
-    )
-    return response.json()["access_token"] if response.status_code == 201 else None
-
-
-def _run(airflow: RealAirflow, dag_id: str, conf: dict[str, Any]) -> None:
-    """Trigger ``dag_id`` once the DAG processor has it, and wait for the run to succeed."""
-    airflow.wait_for(f"{dag_id} parsed", lambda: airflow.get(f"/dags/{dag_id}"))
-    airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-    response = airflow.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
-    response.raise_for_status()
-    run_id = response.json()["dag_run_id"]
-    run = airflow.wait_for(
-        f"{dag_id} finished",
-        lambda: (
-            (r := airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}"))["state"] in ("success", "failed") and r
-        ),
-    )
-    if run["state"] != "success":
-        airflow.fail(f"{dag_id} run {run_id} ended {run['state']}")
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from tests.e2e.real_airflow import RealAirflow, running_airflow, sandbox_connection_json
@@ -105,36 +104,8 @@ def real_airflow(tmp_path_factory: pytest.TempPathFactory, sandbox: SandboxServe
         sandbox_connection_json(sandbox), OVERALL_TIMEOUT, env,
     ) as components:  # fmt: skip
         components.wait_for("healthy components", components.healthy)
-        token = components.wait_for("an admin token", lambda: _token(components, "admin", ADMIN_PASSWORD))
-        components.session.headers["Authorization"] = f"Bearer {token}"
+        components.log_in("admin", ADMIN_PASSWORD)
         yield components
-
-
-def _token(airflow: RealAirflow, user: str, password: str) -> str | None:
-    response = requests.post(
-        f"{airflow.base_url}/auth/token", json={"username": user, "password": password}, timeout=10
-    )
-    return response.json()["access_token"] if response.status_code == 201 else None
-
-
-def _parsed(airflow: RealAirflow, dag_id: str) -> bool:
-    """Whether the DAG is parsed; a DAG file that does not import fails the test at once."""
-    errors = airflow.get("/importErrors")["import_errors"]
-    if errors:
-        airflow.fail("DAG files do not import:\n" + "\n".join(e["stack_trace"][-600:] for e in errors))
-    return bool(airflow.api("GET", f"/dags/{dag_id}").ok)
-
-
-def _unpause(airflow: RealAirflow, dag_id: str) -> None:
-    airflow.wait_for(f"{dag_id} parsed", lambda: _parsed(airflow, dag_id))
-    airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-
-
-def _trigger(airflow: RealAirflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-    _unpause(airflow, dag_id)
-    response = airflow.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
-    response.raise_for_status()
-    return str(response.json()["dag_run_id"])
 
 
 def _ti(airflow: RealAirflow, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
@@ -151,18 +122,6 @@ def _waiting(airflow: RealAirflow, dag_id: str, run_id: str, task_id: str) -> bo
 
 def _hitl(airflow: RealAirflow, dag_id: str, run_id: str, task_id: str = "approve") -> dict[str, Any]:
     return dict(airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"))
-
-
-def _wait_run(airflow: RealAirflow, dag_id: str, run_id: str) -> dict[str, Any]:
-    run = airflow.wait_for(
-        f"{dag_id} {run_id} finished",
-        lambda: (
-            (r := airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}"))["state"] in ("success", "failed") and r
-        ),
-    )
-    if run["state"] != "success":
-        airflow.fail(f"{dag_id} run {run_id} ended {run['state']}")
-    return dict(run)
 
 
 class Responder:
@@ -203,9 +162,9 @@ def test_the_first_matching_sms_answer_wins(
 ) -> None:
     airflow = real_airflow
     responder = Responder(airflow, sandbox)
-    _unpause(airflow, Responder.DAG_ID)
-    release = _trigger(airflow, "yxt_sms_approval")
-    in_ui = _trigger(airflow, "approval_in_ui")
+    airflow.unpause(Responder.DAG_ID)
+    release = airflow.trigger("yxt_sms_approval")
+    in_ui = airflow.trigger("approval_in_ui")
     for dag_id, run_id, task_id in (
         ("yxt_sms_approval", release, "approve_release"),
         ("approval_in_ui", in_ui, "approve"),
@@ -236,7 +195,7 @@ def test_the_first_matching_sms_answer_wins(
         "PATCH", f"/dags/approval_in_ui/dagRuns/{in_ui}/taskInstances/approve/-1/hitlDetails",
         json={"chosen_options": ["Approve"], "params_input": {}},
     ).raise_for_status()  # fmt: skip
-    _wait_run(airflow, "approval_in_ui", in_ui)
+    airflow.wait_run("approval_in_ui", in_ui)
     assert responder.reply(APPROVER, f"{ui_code}2")["outcomes"] == {"closed": 1}
     ui_detail = _hitl(airflow, "approval_in_ui", in_ui)
     assert ui_detail["chosen_options"] == ["Approve"] and ui_detail["responded_by_user"]["name"] == "admin"
@@ -253,7 +212,7 @@ def test_the_first_matching_sms_answer_wins(
     delay = time.monotonic() - injected
     record_property("sms_reply_to_task_resumed_seconds", round(delay, 1))
     print(f"an approver's SMS → the HITL task resumed in {delay:.1f} s")
-    _wait_run(airflow, "yxt_sms_approval", release)
+    airflow.wait_run("yxt_sms_approval", release)
     assert _ti(airflow, "yxt_sms_approval", release, "publish")["state"] == "success"
     assert _ti(airflow, "yxt_sms_approval", release, "postpone")["state"] == "skipped"
     detail = _hitl(airflow, "yxt_sms_approval", release, "approve_release")
@@ -268,8 +227,8 @@ def test_the_first_matching_sms_answer_wins(
 
 
 def test_a_timeout_takes_the_default(real_airflow: RealAirflow) -> None:
-    run_id = _trigger(real_airflow, "approval_times_out")
-    _wait_run(real_airflow, "approval_times_out", run_id)
+    run_id = real_airflow.trigger("approval_times_out")
+    real_airflow.wait_run("approval_times_out", run_id)
     assert _hitl(real_airflow, "approval_times_out", run_id)["chosen_options"] == ["Reject"]
     assert _ti(real_airflow, "approval_times_out", run_id, "drop_partitions")["state"] == "skipped"
 
