@@ -481,3 +481,10 @@ def test_a_long_reply_is_read_quickly() -> None:
     assert reason(read_answer("x" * 5000, [APPROVAL, CHECKS])) == UNKNOWN_ANSWER
     assert read_answer("1 " * 2000, [CHECKS]) == chose(CHECKS, "单元测试")
     assert time.perf_counter() - started < 5
+
+
+def test_an_answer_says_whether_it_named_its_question_by_code() -> None:
+    coded, bare = read_answer("A1", [APPROVAL]), read_answer("1", [APPROVAL])
+    assert isinstance(coded, Answer) and isinstance(bare, Answer)
+    assert (coded.by_code, bare.by_code) == (True, False)
+    assert coded == bare  # the same choice, however it was written

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -197,6 +197,7 @@ class AirflowApiHook(BaseHook):
         return f"could not {what} {where}: HTTP {response.status_code}{'; ' + hint if hint else ''}: {detail}"
 
 
+@cache  # the installed provider does not change while the process runs
 def _extra_form_values_accepted() -> bool:
     from importlib.metadata import PackageNotFoundError, version
 

@@ -45,7 +45,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from yxt_provider.client.numbers import mask_numbers_in_text
@@ -133,10 +133,13 @@ class Answer:
 
     :param question_key: the ``key`` of the :class:`OpenQuestion` answered.
     :param options: the options chosen, as the question spells them, in its order, no repeats.
+    :param by_code: the reply named the question by its code (not a bare answer); not part of
+        the answer's equality: ``A1`` and ``1`` choose the same.
     """
 
     question_key: str
     options: tuple[str, ...]
+    by_code: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def read_answer(text: str, open_questions: Sequence[OpenQuestion]) -> Answer | N
         if isinstance(chosen, _TooMany):
             return _too_many(question)
         if chosen is not None:
-            return Answer(question.key, _options(question, chosen))
+            return Answer(question.key, _options(question, chosen), by_code=True)
         addressed = addressed or question  # the hint then explains this question
 
     bare = [_parse(reply, question, None) for question in questions]

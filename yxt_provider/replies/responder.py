@@ -249,9 +249,8 @@ def _stranger(conn: Connection, reply: Any) -> _Outcome:
 
 def _names(text: str, question: Question) -> bool:
     """Whether ``text`` answers ``question`` by its code (a bare answer does not name it)."""
-    # Beside a second open question a bare answer is ambiguous, so only a coded one reads.
-    other = OpenQuestion(key="\x00other", code=approvals.next_code([question.code]), options=question.options)
-    return isinstance(read_answer(text, [_open(question), other]), Answer)
+    result = read_answer(text, [_open(question)])
+    return isinstance(result, Answer) and result.by_code
 
 
 def _open(question: Question) -> OpenQuestion:
